@@ -1,0 +1,52 @@
+"""`keras-centernet` command line: one sub-command per module in `keras_centernet.commands`.
+
+Each command module exposes `add_parser(subparsers)` (registers its flags, sets `func`) and keeps its
+heavy imports inside the function it runs, so `keras-centernet --help` stays fast.
+"""
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = (
+    "train",
+    "evaluate",
+    "detect",
+    "export",
+    "convert_coco",
+    "convert_voc",
+    "benchmark",
+)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-centernet",
+        description="Train, evaluate, run and export CenterNet object detectors (Keras 3).",
+    )
+    from keras_centernet import __version__
+
+    parser.add_argument("--version", action="version", version=f"keras-centernet {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"keras_centernet.commands.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"keras_centernet.commands.{name}":
+                raise
+            continue  # command not built yet
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
