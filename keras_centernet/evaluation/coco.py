@@ -155,7 +155,8 @@ def format_metrics(metrics):
         ("Average Recall", "0.50:0.95", "large", 100, "ARl"),
     ]
     lines = [
-        f" {title:<18} ({key:>5}) @[ IoU={iou:<9} | area={area:>6} | maxDets={dets:>3} ] = {metrics[key]:0.3f}"
+        f" {title:<18} ({key:>5}) @[ IoU={iou:<9} | area={area:>6} | maxDets={dets:>3} ]"
+        f" = {metrics[key]:0.3f}"
         for title, iou, area, dets, key in rows
     ]
     per_class = metrics.get("per_class_AP") or {}

@@ -1,4 +1,4 @@
-"""evaluation/coco.py: perfect detections score 1, jittered ones match pycocotools on the json, ids map back."""
+"""evaluation/coco.py: perfect detections score 1, jittered ones equal pycocotools on the json, ids map."""
 
 import contextlib
 import io
@@ -49,8 +49,8 @@ def _as_detections(boxes, labels, scores=None):
 def test_perfect_detections_give_ap_one():
     rng = np.random.default_rng(0)
     boxes, labels, image_ids, gt = _random_ground_truth(rng)
-    b, s, l, n = _as_detections(boxes, labels)
-    detections = detections_to_coco(b, s, l, n, image_ids, class_ids=(3, 17, 90))
+    b, s, lab, n = _as_detections(boxes, labels)
+    detections = detections_to_coco(b, s, lab, n, image_ids, class_ids=(3, 17, 90))
     metrics = evaluate_detections(detections, gt)
     assert metrics["AP"] == pytest.approx(1.0)
     assert metrics["AP50"] == pytest.approx(1.0)
@@ -136,10 +136,10 @@ def test_class_ids_restrict_evaluation():
     rng = np.random.default_rng(4)
     boxes, labels, image_ids, gt = _random_ground_truth(rng)
     keep = labels == 0  # only class id 3 detected, perfectly
-    b, s, l, n = _as_detections(np.where(keep[..., None], boxes, -1), np.where(keep, labels, -1))
+    b, s, lab, n = _as_detections(np.where(keep[..., None], boxes, -1), np.where(keep, labels, -1))
     order = np.argsort(~keep, axis=1, kind="stable")  # valid rows first
     b = np.take_along_axis(b, order[..., None], axis=1)
-    s, l = np.take_along_axis(s, order, axis=1), np.take_along_axis(l, order, axis=1)
-    detections = detections_to_coco(b, s, l, keep.sum(axis=1), image_ids, class_ids=(3, 17, 90))
+    s, lab = np.take_along_axis(s, order, axis=1), np.take_along_axis(lab, order, axis=1)
+    detections = detections_to_coco(b, s, lab, keep.sum(axis=1), image_ids, class_ids=(3, 17, 90))
     assert evaluate_detections(detections, gt, class_ids=[3])["AP"] == pytest.approx(1.0)
     assert evaluate_detections(detections, gt)["AP"] < 0.5
