@@ -72,7 +72,7 @@ def _with_crowd_and_area(annotation):
     return annotation
 
 
-def evaluate_detections(detections, ground_truth, class_ids=None, verbose=False):
+def evaluate_detections(detections, ground_truth, class_ids=None, image_ids=None, verbose=False):
     """Score COCO results entries against COCO ground truth with pycocotools (bbox).
 
     Args:
@@ -80,6 +80,8 @@ def evaluate_detections(detections, ground_truth, class_ids=None, verbose=False)
         results format, original pixels, the dataset's category ids), or a path to such a json.
       ground_truth: COCO dict, annotation json path or `pycocotools.coco.COCO`.
       class_ids: optional category ids to evaluate (default: all categories of the ground truth).
+      image_ids: optional image ids to evaluate (default: all images of the ground truth); use it when
+        only part of the ground truth's images were run through the model.
       verbose: print pycocotools' progress and summary table.
 
     Returns:
@@ -117,6 +119,8 @@ def evaluate_detections(detections, ground_truth, class_ids=None, verbose=False)
         coco_dt = coco_gt.loadRes(detections)
         evaluator = COCOeval(coco_gt, coco_dt, iouType="bbox")
         evaluator.params.catIds = cat_ids
+        if image_ids is not None:
+            evaluator.params.imgIds = sorted(set(image_ids))
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
@@ -415,7 +419,7 @@ def evaluate_dataset(
     """
     class_ids, class_names = model_classes(model, class_ids=class_ids, class_names=class_names)
     resolver = ImageIdResolver(ground_truth)
-    detections, gt_images, gt_boxes, gt_labels = [], [], [], []
+    detections, seen_ids, gt_images, gt_boxes, gt_labels = [], [], [], [], []
     batches = dataset
     if progress:
         from tqdm import tqdm
@@ -425,6 +429,7 @@ def evaluate_dataset(
         info = _numpy(targets["image_info"])
         outputs = _numpy(model.predict_on_batch(images))
         image_ids = [resolver(source_id) for source_id in info["source_id"]]
+        seen_ids.extend(image_ids)
         detections.extend(
             detections_to_coco(
                 outputs["boxes"],
@@ -451,5 +456,5 @@ def evaluate_dataset(
         ground_truth = ground_truth_from_arrays(
             np.stack(gt_boxes), np.stack(gt_labels), list(ids), class_ids, class_names, heights, widths
         )
-    metrics = evaluate_detections(detections, ground_truth, verbose=verbose)
+    metrics = evaluate_detections(detections, ground_truth, image_ids=seen_ids, verbose=verbose)
     return (metrics, detections) if return_detections else metrics
