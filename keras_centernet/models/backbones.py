@@ -175,15 +175,15 @@ def backbone_from_model(model, layer_names=None, normalization=None, name=None):
         )
     if len(model.inputs) != 1:
         raise ValueError(f"backbone_from_model: model {model.name!r} must have one image input")
-    features = keras.Model(model.inputs, outputs, name=f"{model.name}_features")
     name = name or f"{model.name}_backbone"
     if normalization is None:
-        return keras.Model(features.inputs, features.outputs, name=name)
+        return keras.Model(model.inputs[0], outputs, name=name)
     normalizers = {"torch": torch_normalization, "caffe": caffe_normalization}
     if normalization not in normalizers:
         raise ValueError(
             f"backbone_from_model: normalization must be None, 'torch' or 'caffe', got {normalization!r}"
         )
+    features = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")
     images = keras.Input(shape=model.inputs[0].shape[1:], name="images")
     x = normalizers[normalization](f"{name}_normalization")(images)
     return keras.Model(images, features(x), name=name)

@@ -1,0 +1,137 @@
+"""Necks: stride-4 output shapes, FPN/deconv structure, get_config round trips, .keras save/load."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_centernet.models.backbones import build_backbone
+from keras_centernet.models.necks import NECKS, DeconvNeck, FPNNeck, build_neck
+
+
+def _features(batch=2, height=64, width=96, channels=(16, 24, 32, 40), seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        rng.normal(size=(batch, height // s, width // s, c)).astype("float32")
+        for s, c in zip((4, 8, 16, 32), channels)
+    ]
+
+
+@pytest.mark.parametrize("name", NECKS)
+def test_necks_return_stride_4_maps(name):
+    neck = build_neck(name)
+    out = neck(_features(), training=False)
+    assert tuple(out.shape) == (2, 16, 24, 64)
+    assert neck.output_channels == 64
+    assert neck.name == f"{name}_neck"
+    assert neck.compute_output_shape([f.shape for f in _features()]) == (2, 16, 24, 64)
+    values = keras.ops.convert_to_numpy(out)
+    assert np.all(np.isfinite(values)) and values.min() >= 0.0  # ends with ReLU
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, channels",
+    [
+        ("deconv", {"filters": (32, 16, 8)}, 8),
+        ("fpn", {"filters": 32}, 32),
+        ("fpn", {"filters": (48, 24, 12)}, 12),
+    ],
+)
+def test_neck_filters(name, kwargs, channels):
+    neck = build_neck(name, **kwargs)
+    assert tuple(neck(_features(batch=1, height=128, width=64)).shape) == (1, 32, 16, channels)
+
+
+def test_deconv_neck_layers_and_options():
+    neck = DeconvNeck(filters=(32, 16, 8), conv_before_deconv=False, name="deconv_neck")
+    neck(_features(batch=1))
+    assert [w.path for w in neck.trainable_weights] == [
+        "deconv_neck/deconv1/kernel", "deconv_neck/deconv1_bn/gamma", "deconv_neck/deconv1_bn/beta",
+        "deconv_neck/deconv2/kernel", "deconv_neck/deconv2_bn/gamma", "deconv_neck/deconv2_bn/beta",
+        "deconv_neck/deconv3/kernel", "deconv_neck/deconv3_bn/gamma", "deconv_neck/deconv3_bn/beta",
+    ]  # fmt: skip
+    assert tuple(neck.deconvs[0].kernel.shape) == (4, 4, 32, 40)  # 4x4 transposed conv on C5, no bias
+    with_conv = DeconvNeck(filters=(32, 16, 8))
+    with_conv(_features(batch=1))
+    assert tuple(with_conv.convs[0][0].kernel.shape) == (3, 3, 40, 32)
+    assert len(with_conv.trainable_weights) == 18
+
+
+def test_deconv_neck_uses_only_c5():
+    neck = DeconvNeck(filters=(8, 8, 8))
+    features = _features(batch=1)
+    a = keras.ops.convert_to_numpy(neck(features, training=False))
+    changed = [f * 0.0 for f in features[:3]] + [features[3]]
+    b = keras.ops.convert_to_numpy(neck(changed, training=False))
+    np.testing.assert_allclose(a, b)
+
+
+def test_fpn_neck_matches_od_api_channels_and_uses_every_level():
+    neck = FPNNeck(name="fpn_neck")
+    features = _features(batch=1)
+    base = keras.ops.convert_to_numpy(neck(features, training=False))
+    kernels = {w.path: tuple(w.shape) for w in neck.weights if w.path.endswith("kernel")}
+    assert kernels == {
+        "fpn_neck/lateral5/kernel": (1, 1, 40, 256),
+        "fpn_neck/lateral4/kernel": (1, 1, 32, 256),
+        "fpn_neck/smooth4/kernel": (3, 3, 256, 128),
+        "fpn_neck/lateral3/kernel": (1, 1, 24, 128),
+        "fpn_neck/smooth3/kernel": (3, 3, 128, 64),
+        "fpn_neck/lateral2/kernel": (1, 1, 16, 64),
+        "fpn_neck/smooth2/kernel": (3, 3, 64, 64),
+    }
+    for level in range(4):
+        changed = list(features)
+        changed[level] = changed[level] + 1.0
+        out = keras.ops.convert_to_numpy(neck(changed, training=False))
+        assert np.abs(out - base).max() > 1e-4, f"C{level + 2} does not reach the output"
+
+
+def test_fpn_needs_four_levels():
+    with pytest.raises(ValueError, match="expects 4 feature maps"):
+        FPNNeck()(_features()[1:])
+
+
+def test_unknown_neck_names_the_known_ones():
+    with pytest.raises(ValueError, match="Unknown neck 'bifpn'; known necks: deconv, fpn"):
+        build_neck("bifpn")
+
+
+@pytest.mark.parametrize(
+    "neck",
+    [
+        DeconvNeck(filters=(32, 16, 8), kernel_size=2, conv_before_deconv=False, name="d"),
+        FPNNeck(filters=(64, 32, 16), name="f"),
+    ],
+)
+def test_get_config_round_trip(neck):
+    config = neck.get_config()
+    clone = type(neck).from_config(config)
+    assert clone.get_config() == config
+    features = _features(batch=1)
+    neck(features)
+    clone(features)
+    clone.set_weights(neck.get_weights())
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(clone(features, training=False)),
+        keras.ops.convert_to_numpy(neck(features, training=False)),
+        atol=1e-6,
+    )
+    deserialized = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(neck))
+    assert type(deserialized) is type(neck) and deserialized.get_config() == config
+
+
+@pytest.mark.parametrize("name", NECKS)
+def test_keras_save_load_round_trip(tmp_path, name):
+    images = keras.Input(shape=(None, None, 3))
+    backbone = build_backbone("tiny")
+    outputs = build_neck(name, filters=16)(backbone(images))
+    model = keras.Model(images, outputs)
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x, training=False)),
+        keras.ops.convert_to_numpy(model(x, training=False)),
+        atol=1e-5,
+    )
