@@ -3,7 +3,8 @@
 Numpy and PIL only (no TensorFlow), so a `Detector` runs on any Keras backend. The letterbox is the one the
 evaluation pipeline uses (`data/augment.py`): resize by `scale = image_size / max(height, width)` keeping the
 aspect ratio, place at the top-left, pad bottom/right with zeros; a box in original pixels is the box in
-input pixels divided by `scale`. `letterbox_scale` and `letterbox_size` hold that math for both.
+input pixels divided by `scale`. `letterbox_image` reproduces that TensorFlow letterbox in numpy exactly
+(tests/test_inference.py checks it against `data.augment.letterbox`).
 """
 
 import os
@@ -15,18 +16,33 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 
 
 def letterbox_scale(height, width, image_size):
-    """Scale that fits a height x width image into image_size x image_size keeping its aspect ratio."""
+    """Scale that fits a height x width image into image_size x image_size keeping its aspect ratio:
+    `image_size / max(height, width)`, computed in float32 like the tf.data pipeline's."""
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {height}x{width}")
-    return float(image_size) / float(max(height, width))
+    return float(np.float32(image_size) / np.float32(max(height, width)))
 
 
-def letterbox_size(height, width, image_size):
-    """(resized height, resized width) of the letterboxed image: round(side * scale), in 1..image_size."""
-    scale = letterbox_scale(height, width, image_size)
-    resized_h = min(max(int(round(height * scale)), 1), int(image_size))
-    resized_w = min(max(int(round(width * scale)), 1), int(image_size))
-    return resized_h, resized_w
+def _sample_grid(out_size, in_size, scale):
+    """Bilinear sample positions of `augment.resample` along one axis (float32, as tf.image.crop_and_resize).
+
+    Output pixel i samples the input at `(i + 0.5) / scale - 0.5`; samples outside [0, in_size - 1] are
+    padding. Returns (valid bool [out], low int [out], high int [out], fraction float32 [out]).
+    """
+    f32 = np.float32
+    scale = f32(scale)
+    start = f32(0.5) / scale - f32(0.5)
+    end = start + (f32(out_size) - f32(1)) / scale
+    extent = f32(max(in_size - 1, 1))
+    first, last = start / extent, end / extent
+    step = (last - first) * f32(in_size - 1) / f32(max(out_size - 1, 1))
+    positions = first * f32(in_size - 1) + np.arange(out_size, dtype=f32) * step
+    valid = (positions >= 0) & (positions <= f32(in_size - 1))
+    low = np.floor(positions)
+    fraction = (positions - low).astype(f32)
+    low = low.astype(np.int64).clip(0, in_size - 1)
+    high = np.ceil(positions).astype(np.int64).clip(0, in_size - 1)
+    return valid, low, high, fraction
 
 
 def boxes_to_original(boxes, scale, height=None, width=None):
@@ -61,17 +77,23 @@ def load_image(image):
 
 
 def letterbox_image(image, image_size):
-    """uint8 [height, width, 3] -> (float32 [image_size, image_size, 3] in 0..255, scale)."""
-    from PIL import Image
+    """uint8 [height, width, 3] -> (float32 [image_size, image_size, 3] in 0..255, scale).
 
+    The numpy twin of `data.augment.letterbox` (same bilinear pixel-centre sampling, float32, zero
+    padding at the bottom/right), so `detect` sees exactly the pixels `evaluate` sees.
+    """
     height, width = image.shape[:2]
     scale = letterbox_scale(height, width, image_size)
-    resized_h, resized_w = letterbox_size(height, width, image_size)
-    if (resized_h, resized_w) != (height, width):
-        image = np.asarray(Image.fromarray(image).resize((resized_w, resized_h), Image.BILINEAR))
-    canvas = np.zeros((image_size, image_size, 3), np.float32)
-    canvas[:resized_h, :resized_w] = image
-    return canvas, scale
+    valid_y, low_y, high_y, frac_y = _sample_grid(image_size, height, scale)
+    valid_x, low_x, high_x, frac_x = _sample_grid(image_size, width, scale)
+    pixels = np.asarray(image, np.float32)
+    rows_low, rows_high = pixels[low_y], pixels[high_y]
+    frac_x = frac_x[None, :, None]
+    top = rows_low[:, low_x] + (rows_low[:, high_x] - rows_low[:, low_x]) * frac_x
+    bottom = rows_high[:, low_x] + (rows_high[:, high_x] - rows_high[:, low_x]) * frac_x
+    canvas = top + (bottom - top) * frac_y[:, None, None]
+    canvas *= (valid_y[:, None] & valid_x[None, :])[..., None]
+    return canvas.astype(np.float32), scale
 
 
 def list_images(inputs):

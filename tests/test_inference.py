@@ -9,7 +9,6 @@ from keras_centernet.inference import (
     detections_to_json,
     letterbox_image,
     letterbox_scale,
-    letterbox_size,
     list_images,
     load_image,
 )
@@ -54,20 +53,38 @@ def _image_with_box(height, width, box, channels=3):
 
 
 def test_letterbox_math():
-    assert letterbox_scale(480, 640, 512) == 0.8
-    assert letterbox_size(480, 640, 512) == (384, 512)
-    assert letterbox_size(1000, 10, 128) == (128, 1)
-    assert letterbox_size(64, 32, 128) == (128, 64)  # small images are upscaled
+    assert letterbox_scale(480, 640, 512) == pytest.approx(0.8)
     np.testing.assert_allclose(boxes_to_original([[80, 40, 160, 120]], 0.8), [[100, 50, 200, 150]])
     np.testing.assert_allclose(boxes_to_original([[-5, 0, 600, 500]], 0.8, 480, 640), [[0, 0, 640, 480]])
     with pytest.raises(ValueError, match="positive"):
         letterbox_scale(0, 10, 512)
 
 
+@pytest.mark.tensorflow
+@pytest.mark.parametrize(
+    "height,width,size", [(480, 640, 512), (64, 32, 128), (100, 37, 64), (300, 301, 512)]
+)
+def test_numpy_letterbox_equals_the_pipeline_letterbox(height, width, size):
+    import tensorflow as tf
+
+    from keras_centernet.data.augment import letterbox, unletterbox_boxes
+
+    image = np.random.default_rng(height).integers(0, 256, (height, width, 3), np.uint8)
+    expected, expected_scale = letterbox(tf.constant(image), size)
+    canvas, scale = letterbox_image(image, size)
+    np.testing.assert_allclose(canvas, expected.numpy(), atol=1e-3)
+    assert scale == float(expected_scale)
+    boxes = np.array([[3.0, 7.0, 20.0, 30.0]])
+    np.testing.assert_allclose(
+        boxes_to_original(boxes, scale),
+        unletterbox_boxes(tf.constant(boxes, tf.float32), expected_scale).numpy(),
+    )
+
+
 def test_letterbox_image_top_left_with_zero_padding():
     image = _image_with_box(480, 640, (100, 50, 300, 250))
     canvas, scale = letterbox_image(image, 512)
-    assert canvas.shape == (512, 512, 3) and canvas.dtype == np.float32 and scale == 0.8
+    assert canvas.shape == (512, 512, 3) and canvas.dtype == np.float32 and scale == pytest.approx(0.8)
     assert np.all(canvas[384:] == 0)  # padded bottom
     assert canvas[:384].min() > 0  # the image fills the top
     bright = np.nonzero(canvas[..., 0] > 200)
