@@ -1,3 +1,24 @@
-"""keras-centernet: CenterNet object detection in pure Keras 3."""
+"""keras-centernet: CenterNet ("Objects as Points") object detection in pure Keras 3.
+
+Importing the package needs Keras only (any backend); TensorFlow is imported by `keras_centernet.data`, the Horovod
+callbacks and the SavedModel export when they are used.
+"""
 
 __version__ = "0.1.0"
+
+from keras_centernet.layers import CenterNetDecoder, CenterNetHead, CenterNetLabelEncoder  # noqa: E402
+from keras_centernet.losses import MaskedL1Loss, PenaltyReducedFocalLoss  # noqa: E402
+from keras_centernet.models import CenterNet, backbone_from_model, build_backbone, build_neck  # noqa: E402
+
+__all__ = [
+    "CenterNet",
+    "CenterNetDecoder",
+    "CenterNetHead",
+    "CenterNetLabelEncoder",
+    "MaskedL1Loss",
+    "PenaltyReducedFocalLoss",
+    "__version__",
+    "backbone_from_model",
+    "build_backbone",
+    "build_neck",
+]

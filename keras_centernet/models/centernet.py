@@ -1,0 +1,262 @@
+"""CenterNet ("Objects as Points") as a keras.Model that trains with plain `fit`."""
+
+import keras
+from keras import ops
+
+from keras_centernet.layers.decoder import CenterNetDecoder
+from keras_centernet.layers.heads import CenterNetHead
+from keras_centernet.layers.target_encoder import CenterNetLabelEncoder
+from keras_centernet.losses.focal import PenaltyReducedFocalLoss
+from keras_centernet.losses.regression import MaskedL1Loss
+from keras_centernet.models.backbones import build_backbone
+from keras_centernet.models.necks import build_neck
+
+HEATMAP_BIAS = -2.19  # -log((1 - 0.1) / 0.1): initial heatmap confidence 0.1 (focal loss prior)
+OUTPUT_STRIDE = 4
+
+
+def _unscale_for_logging(value):
+    """Undo Keras's 1 / num_replicas loss scaling (tf.distribute) so logged losses are per-replica means."""
+    from keras.src.losses.loss import unscale_loss_for_distribution
+
+    return unscale_loss_for_distribution(value)
+
+
+def _gather_at(feature_map, indices):
+    """[batch, h, w, k] values at flat cell indices [batch, n] -> [batch, n, k]."""
+    channels = feature_map.shape[-1]
+    flat = ops.reshape(feature_map, (ops.shape(feature_map)[0], -1, channels))
+    return ops.take_along_axis(flat, ops.expand_dims(indices, -1), axis=1)
+
+
+@keras.saving.register_keras_serializable(package="keras_centernet")
+class CenterNet(keras.Model):
+    """CenterNet detector: backbone -> stride-4 neck -> heatmap, size and offset heads.
+
+    Inputs: images float [batch, height, width, 3] in 0..255 (height and width multiples of 32); the backbone
+    normalizes inside. `call` returns {"heatmap": logits [batch, h, w, num_classes], "size": [batch, h, w, 2],
+    "offset": [batch, h, w, 2]} with h, w = height / 4, width / 4, float32 under any precision policy.
+    `fit` takes (images, {"boxes": [batch, max_boxes, 4] xyxy input pixels, "labels": [batch, max_boxes]}) padded
+    with -1; targets are encoded on the device inside `compute_loss`. `predict` returns decoded detections
+    {"boxes", "scores", "labels", "num_detections"} (see `CenterNetDecoder`).
+
+    Args:
+        num_classes: number of (contiguous) classes.
+        backbone: a name from `models.backbones.BACKBONES` ("tiny", "resnet18", "resnet34", "resnet50", "resnet101")
+            or a keras.Model from `backbone_from_model` (images -> [C2, C3, C4, C5]).
+        neck: "fpn" (TF OD API resnet_v1_fpn, top-down to stride 4) or "deconv" (the paper's 3 transposed convs).
+        head_channels: channels of each head's 3x3 conv.
+        backbone_weights: None, "imagenet" or a weights file for the backbone; used at construction only (the
+            weights then live in the model's own checkpoints, so it is not part of `get_config`).
+        max_detections, score_threshold: decoder settings for `predict`.
+        flip_test: average the heatmaps and sizes of each image and its mirror in `predict` (paper's flip test).
+        radius_variant, min_overlap: Gaussian radius settings of the target encoder (`layers/gaussian.py`).
+        class_ids: dataset category id of each contiguous class (default 1..num_classes), used to map back for
+            COCO evaluation; class_names: their names (default "class_<i>").
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        backbone="resnet101",
+        neck="fpn",
+        head_channels=64,
+        backbone_weights=None,
+        max_detections=100,
+        score_threshold=0.0,
+        flip_test=False,
+        radius_variant="cornernet",
+        min_overlap=0.7,
+        class_ids=None,
+        class_names=None,
+        name="centernet",
+        **kwargs,
+    ):
+        num_classes = int(num_classes)
+        class_ids = list(range(1, num_classes + 1)) if class_ids is None else [int(i) for i in class_ids]
+        class_names = [f"class_{i}" for i in range(num_classes)] if class_names is None else list(class_names)
+        if len(class_ids) != num_classes or len(class_names) != num_classes:
+            raise ValueError(
+                f"class_ids ({len(class_ids)}) and class_names ({len(class_names)}) must have num_classes "
+                f"({num_classes}) entries"
+            )
+        if isinstance(backbone, str):
+            backbone_model = build_backbone(backbone, weights=backbone_weights)
+        elif isinstance(backbone, keras.Model):
+            backbone_model = backbone
+        else:
+            raise TypeError(f"backbone must be a name or a keras.Model, got {type(backbone).__name__}")
+
+        images = keras.Input(shape=(None, None, 3), name="images")
+        features = backbone_model(images)
+        neck_layer = build_neck(neck, name="neck")
+        x = neck_layer(features)
+        outputs = {
+            "heatmap": CenterNetHead(num_classes, head_channels, HEATMAP_BIAS, name="heatmap_head")(x),
+            "size": CenterNetHead(2, head_channels, 0.0, name="size_head")(x),
+            "offset": CenterNetHead(2, head_channels, 0.0, name="offset_head")(x),
+        }
+        super().__init__(inputs=images, outputs=outputs, name=name, **kwargs)
+
+        self.num_classes = num_classes
+        self.backbone_name = backbone if isinstance(backbone, str) else None
+        self.backbone_model = backbone_model
+        self.neck_name = neck
+        self.head_channels = int(head_channels)
+        self.flip_test = bool(flip_test)
+        self.class_ids = class_ids
+        self.class_names = class_names
+        self.stride = OUTPUT_STRIDE
+        self.encoder = CenterNetLabelEncoder(
+            num_classes, stride=OUTPUT_STRIDE, min_overlap=min_overlap, radius_variant=radius_variant
+        )
+        self.decoder = CenterNetDecoder(max_detections, score_threshold, stride=OUTPUT_STRIDE)
+        self.heatmap_loss = PenaltyReducedFocalLoss()
+        self.regression_loss = MaskedL1Loss()
+        self.heatmap_loss_tracker = keras.metrics.Mean(name="heatmap_loss")
+        self.size_loss_tracker = keras.metrics.Mean(name="size_loss")
+        self.offset_loss_tracker = keras.metrics.Mean(name="offset_loss")
+        self.gradient_reducer = None  # callable(list of gradients) -> list; Horovod plugs in here (TF backend)
+        self.heatmap_loss_weight, self.size_loss_weight, self.offset_loss_weight = 1.0, 0.1, 1.0
+
+    def compile(
+        self,
+        optimizer="adam",
+        heatmap_loss_weight=1.0,
+        size_loss_weight=0.1,
+        offset_loss_weight=1.0,
+        **kwargs,
+    ):
+        """Like keras.Model.compile, with the three CenterNet loss weights instead of `loss`."""
+        if kwargs.get("loss") is not None:
+            raise ValueError("CenterNet computes its own losses; pass loss weights instead of `loss`.")
+        kwargs.pop("loss", None)
+        super().compile(optimizer=optimizer, **kwargs)
+        self.heatmap_loss_weight = float(heatmap_loss_weight)
+        self.size_loss_weight = float(size_loss_weight)
+        self.offset_loss_weight = float(offset_loss_weight)
+        self._compile_config.config.update(
+            heatmap_loss_weight=self.heatmap_loss_weight,
+            size_loss_weight=self.size_loss_weight,
+            offset_loss_weight=self.offset_loss_weight,
+        )
+
+    def compile_from_config(self, config):
+        """Restores `compile` (optimizer state and loss weights) when a .keras file is loaded."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def encode_targets(self, y, output_shape):
+        """{"boxes", "labels"} -> encoder targets for an output grid `output_shape` = (h, w)."""
+        if output_shape[0] is None or output_shape[1] is None:
+            raise ValueError(
+                "CenterNet training needs a static image size: batch images to a fixed height and width "
+                "(build_dataset does this)."
+            )
+        image_shape = (output_shape[0] * self.stride, output_shape[1] * self.stride)
+        return self.encoder(y["boxes"], y["labels"], image_shape=image_shape)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Weighted sum of the focal heatmap loss and the masked L1 size and offset losses.
+
+        `y` is {"boxes": [batch, max_boxes, 4], "labels": [batch, max_boxes]}; `sample_weight` is not supported.
+        Also updates the heatmap_loss, size_loss and offset_loss trackers that `fit` logs.
+        """
+        if sample_weight is not None:
+            raise ValueError("CenterNet does not support sample_weight; drop boxes by padding them with -1.")
+        targets = self.encode_targets(y, y_pred["heatmap"].shape[1:3])
+        mask = targets["mask"][..., None]
+        heatmap_loss = self.heatmap_loss(targets["heatmap"], y_pred["heatmap"])
+        size_loss = self.regression_loss(
+            ops.concatenate([targets["size"], mask], -1), _gather_at(y_pred["size"], targets["indices"])
+        )
+        offset_loss = self.regression_loss(
+            ops.concatenate([targets["offset"], mask], -1), _gather_at(y_pred["offset"], targets["indices"])
+        )
+        total = (
+            self.heatmap_loss_weight * heatmap_loss
+            + self.size_loss_weight * size_loss
+            + self.offset_loss_weight * offset_loss
+        )
+        for extra in self.losses:  # regularizers, add_loss
+            total = total + self._aggregate_additional_loss(extra)
+        self.heatmap_loss_tracker.update_state(_unscale_for_logging(heatmap_loss))
+        self.size_loss_tracker.update_state(_unscale_for_logging(size_loss))
+        self.offset_loss_tracker.update_state(_unscale_for_logging(offset_loss))
+        return total
+
+    def train_step(self, *args):
+        """TensorFlow: tape, loss scaling, pluggable gradient reduction, apply. Other backends: Keras's own step
+        (JAX calls it as train_step(state, data))."""
+        if keras.backend.backend() != "tensorflow":
+            return super().train_step(*args)
+        import tensorflow as tf
+
+        (data,) = args
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+            self._loss_tracker.update_state(_unscale_for_logging(loss), sample_weight=tf.shape(x)[0])
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        if self.gradient_reducer is not None:
+            gradients = self.gradient_reducer(gradients)
+        self.optimizer.apply(gradients, variables)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def decode(self, outputs, mirrored_outputs=None):
+        """Raw head outputs -> detections dict; with the outputs of the mirrored images, flip-test averaging
+        (mean of the sigmoid heatmaps and of the sizes, offsets from the original image, as the paper)."""
+        if mirrored_outputs is None:
+            return self.decoder(outputs)
+        heatmap = ops.sigmoid(outputs["heatmap"]) + ops.flip(ops.sigmoid(mirrored_outputs["heatmap"]), axis=2)
+        size = outputs["size"] + ops.flip(mirrored_outputs["size"], axis=2)
+        averaged = {"heatmap": heatmap / 2.0, "size": size / 2.0, "offset": outputs["offset"]}
+        return self.decoder(averaged, from_logits=False)
+
+    def predict_step(self, *args):
+        """Forward pass (and its mirror with `flip_test`) then decoding. JAX calls it as predict_step(state, data)
+        and expects (outputs, non_trainable_variables) back."""
+        if keras.backend.backend() == "jax":
+            (trainable, non_trainable), data = args
+            x = keras.utils.unpack_x_y_sample_weight(data)[0]
+            outputs, non_trainable = self.stateless_call(trainable, non_trainable, x, training=False)
+            mirrored = None
+            if self.flip_test:
+                mirrored, _ = self.stateless_call(trainable, non_trainable, ops.flip(x, axis=2), training=False)
+            return self.decode(outputs, mirrored), non_trainable
+        (data,) = args
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        mirrored = self(ops.flip(x, axis=2), training=False) if self.flip_test else None
+        return self.decode(self(x, training=False), mirrored)
+
+    def get_config(self):
+        backbone = self.backbone_name
+        if backbone is None:
+            backbone = keras.saving.serialize_keras_object(self.backbone_model)
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "backbone": backbone,
+            "neck": self.neck_name,
+            "head_channels": self.head_channels,
+            "max_detections": self.decoder.max_detections,
+            "score_threshold": self.decoder.score_threshold,
+            "flip_test": self.flip_test,
+            "radius_variant": self.encoder.radius_variant,
+            "min_overlap": self.encoder.min_overlap,
+            "class_ids": list(self.class_ids),
+            "class_names": list(self.class_names),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("backbone"), dict):
+            config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
