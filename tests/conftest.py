@@ -1,0 +1,43 @@
+"""Shared test fixtures: quiet TensorFlow logs, precision-policy reset, synthetic data and tiny models."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from keras_centernet.data.synthetic import make_synthetic_dataset  # noqa: E402
+
+BACKEND = keras.backend.backend()
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    """Every test starts and ends with the float32 policy, whatever it set."""
+    keras.mixed_precision.set_global_policy("float32")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def synthetic_64():
+    """24 synthetic 64x64 images: (images uint8 [24, 64, 64, 3], boxes [24, 8, 4], labels [24, 8])."""
+    return make_synthetic_dataset(24, image_size=64, max_boxes=8, seed=7)
+
+
+@pytest.fixture
+def tiny_model():
+    """Factory for a small CenterNet (tiny backbone, deconv neck) that trains in seconds on CPU."""
+
+    def make(num_classes=3, **kwargs):
+        keras.utils.set_random_seed(kwargs.pop("seed", 0))
+        from keras_centernet import CenterNet
+
+        kwargs.setdefault("backbone", "tiny")
+        kwargs.setdefault("neck", "deconv")
+        return CenterNet(num_classes, **kwargs)
+
+    return make
+
