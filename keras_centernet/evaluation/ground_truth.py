@@ -109,8 +109,8 @@ def ground_truth_from_tfrecords(file_pattern, label_map=None, parse_record=None)
 
     Args:
       file_pattern: glob (or list of globs/paths), e.g. DIR/tfrecords/coco_val.record-*.
-      label_map: label map path / categories (see `categories_from_label_map`); None uses the category
-        ids found in the records, named by their id.
+      label_map: label map path / categories (see `categories_from_label_map`); None uses the label map
+        beside the shards (`data.layout.find_label_map`), else the ids found in the records, named by id.
       parse_record: callable(serialized bytes) -> dict like `parse_annotations` (the default).
 
     Returns:
@@ -160,6 +160,10 @@ def ground_truth_from_tfrecords(file_pattern, label_map=None, parse_record=None)
                     "iscrowd": int(crowd[k]),
                 }
             )
+    if label_map is None:
+        from keras_centernet.data.layout import find_label_map
+
+        label_map = find_label_map(str(patterns[0]))
     if label_map is not None:
         categories = categories_from_label_map(label_map)
         known = {c["id"] for c in categories}

@@ -1,0 +1,134 @@
+"""`keras-centernet evaluate`: COCO box mAP of a saved model on a dataset folder's val TFRecords."""
+
+import json
+import math
+import os
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="COCO mAP of a saved model on the val TFRecords",
+        description=(
+            "Run a saved CenterNet (.keras) over DIR/tfrecords/coco_val.record-* (letterboxed to --image_size), "
+            "score the detections with pycocotools against --annotations (or ground truth read from the "
+            "records), print the 12-number COCO table and per-class AP, and write the metrics and the "
+            "detections (COCO results format, original pixels and category ids) as json. With --detections "
+            "it scores an existing results json instead of running a model."
+        ),
+    )
+    parser.add_argument("--data_dir", "--data-dir", required=True, help="dataset folder (convert-coco/voc)")
+    parser.add_argument("--weights", help="saved model (.keras); required unless --detections is given")
+    parser.add_argument("--annotations", help="COCO annotation json (e.g. instances_val2017.json)")
+    parser.add_argument("--split", default="val", help="record split to evaluate (default: val)")
+    parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
+    parser.add_argument("--batch_size", "--batch-size", type=int, default=8, help="images per batch")
+    parser.add_argument("--image_size", "--image-size", type=int, default=512, help="model input side")
+    parser.add_argument("--max_images", "--max-images", type=int, help="evaluate only the first N images")
+    parser.add_argument("--output", default="metrics.json", help="metrics json path (default: metrics.json)")
+    parser.add_argument(
+        "--detections_output",
+        "--detections-output",
+        help="detections json path (default: detections.json beside --output)",
+    )
+    parser.add_argument(
+        "--detections", help="score this COCO results json instead of running a model (no --weights needed)"
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _ground_truth(args, file_pattern, label_map):
+    from keras_centernet.evaluation.ground_truth import ground_truth_from_json, ground_truth_from_tfrecords
+
+    if args.annotations:
+        return ground_truth_from_json(args.annotations)
+    return ground_truth_from_tfrecords(file_pattern, label_map=label_map)
+
+
+def run(args):
+    from keras_centernet.data import layout
+    from keras_centernet.evaluation.coco import evaluate_detections, format_metrics
+
+    if not os.path.isdir(args.data_dir):
+        raise SystemExit(f"--data_dir {args.data_dir}: not a folder")
+    if not args.weights and not args.detections:
+        raise SystemExit("evaluate needs --weights model.keras (or --detections results.json)")
+    if args.batch_size < 1:
+        raise SystemExit(f"--batch_size must be >= 1, got {args.batch_size}")
+    file_pattern = layout.record_file_pattern(args.data_dir, args.split)
+    label_map = layout.label_map_path(args.data_dir)
+    label_map = label_map if os.path.isfile(label_map) else None
+    ground_truth = _ground_truth(args, file_pattern, label_map)
+
+    if args.detections:
+        with open(args.detections) as file:
+            detections = json.load(file)
+        metrics = evaluate_detections(detections, ground_truth)
+        num_images = len(ground_truth["images"])
+    else:
+        metrics, detections, num_images = _run_model(args, file_pattern, label_map, ground_truth)
+
+    print(format_metrics(metrics))
+    report = {
+        "weights": args.weights,
+        "detections": args.detections,
+        "data_dir": args.data_dir,
+        "split": args.split,
+        "annotations": args.annotations,
+        "image_size": args.image_size,
+        "flip": bool(args.flip),
+        "num_images": num_images,
+        "metrics": {key: value for key, value in metrics.items() if key != "per_class_AP"},
+        "per_class_AP": metrics["per_class_AP"],
+    }
+    _write_json(args.output, report)
+    print(f"metrics: {args.output}")
+    if not args.detections:
+        detections_path = args.detections_output or os.path.join(
+            os.path.dirname(os.path.abspath(args.output)), "detections.json"
+        )
+        _write_json(detections_path, detections)
+        print(f"detections: {detections_path} ({len(detections)} boxes)")
+    return 0
+
+
+def _run_model(args, file_pattern, label_map, ground_truth):
+    from tqdm import tqdm
+
+    from keras_centernet.data.pipeline import build_dataset
+    from keras_centernet.evaluation.coco import evaluate_dataset
+    from keras_centernet.inference import load_model, set_flip_test
+
+    model = load_model(args.weights)
+    set_flip_test(model, args.flip)
+    if label_map is not None:
+        from keras_centernet.data.label_map import class_ids
+
+        ids = class_ids(label_map)
+        if sorted(model.class_ids) != ids:
+            print(
+                f"warning: the model's class_ids {list(model.class_ids)[:10]}... differ from the label map's "
+                f"{ids[:10]}...; detections use the model's"
+            )
+    dataset = build_dataset(
+        file_pattern,
+        training=False,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        label_map=label_map if label_map is not None else list(model.class_ids),
+    )
+    num_images = len(ground_truth["images"])
+    if args.max_images:
+        dataset = dataset.take(math.ceil(args.max_images / args.batch_size))
+        num_images = min(num_images, math.ceil(args.max_images / args.batch_size) * args.batch_size)
+    batches = tqdm(dataset, total=math.ceil(num_images / args.batch_size), desc="evaluate", unit="batch")
+    metrics, detections = evaluate_dataset(model, batches, ground_truth=ground_truth, return_detections=True)
+    return metrics, detections, num_images
+
+
+def _write_json(path, value):
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w") as file:
+        json.dump(value, file, indent=1)
