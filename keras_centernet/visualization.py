@@ -46,7 +46,8 @@ def label_tag(box, text, font, image_height, line_width):
     tag_w, tag_h = right - left + 4, bottom - top + 4
     x1, y1 = float(box[0]), float(box[1])
     tag_y1 = y1 - tag_h if y1 - tag_h >= 0 else y1 + line_width
-    return (x1, tag_y1, x1 + tag_w, min(tag_y1 + tag_h, image_height))
+    tag_y1 = min(tag_y1, max(image_height - tag_h, 0))  # boxes at the bottom edge keep their tag visible
+    return (x1, tag_y1, x1 + tag_w, tag_y1 + tag_h)
 
 
 def draw_detections(
@@ -84,10 +85,11 @@ def draw_detections(
             name = str(label) if labels is not None else ""
         text = " ".join(t for t in (name, f"{float(scores[i]):.2f}" if scores is not None else "") if t)
         color = class_color(label)
-        x1, y1, x2, y2 = (float(v) for v in box)
+        x1, x2 = sorted((float(box[0]), float(box[2])))
+        y1, y2 = sorted((float(box[1]), float(box[3])))
         draw.rectangle((x1, y1, x2, y2), outline=color, width=line_width)
         if text:
-            tag = label_tag(box, text, font, height, line_width)
+            tag = label_tag((x1, y1, x2, y2), text, font, height, line_width)
             draw.rectangle(tag, fill=color)
             luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
             draw.text(

@@ -11,13 +11,16 @@ def allowed_mask(shape, boxes, line_width, tag_height):
     height, width = shape
     yy, xx = np.mgrid[0:height, 0:width]
     allowed = np.zeros(shape, bool)
-    for x1, y1, x2, y2 in boxes:
+    for box in np.asarray(boxes, np.float64):
+        x1, x2 = np.floor(min(box[0], box[2])), np.ceil(max(box[0], box[2]))  # whole pixels touched
+        y1, y2 = np.floor(min(box[1], box[3])), np.ceil(max(box[1], box[3]))
         outer = (xx >= x1 - 1) & (xx <= x2 + 1) & (yy >= y1 - 1) & (yy <= y2 + 1)
         inner = (
             (xx > x1 + line_width) & (xx < x2 - line_width) & (yy > y1 + line_width) & (yy < y2 - line_width)
         )
         allowed |= outer & ~inner
         tag_top = y1 - tag_height if y1 - tag_height >= 0 else y1
+        tag_top = min(tag_top, height - tag_height)
         allowed |= (xx >= x1 - 1) & (yy >= tag_top - 1) & (yy <= tag_top + tag_height + line_width + 1)
     return allowed
 

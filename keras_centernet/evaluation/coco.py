@@ -232,7 +232,7 @@ def detections_to_coco(
                 {
                     "image_id": image_id.item() if isinstance(image_id, np.generic) else image_id,
                     "category_id": int(class_ids[label]),
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "bbox": [x1, y1, max(x2 - x1, 0.0), max(y2 - y1, 0.0)],
                     "score": float(scores[i, k]),
                 }
             )

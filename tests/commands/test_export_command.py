@@ -1,0 +1,58 @@
+"""`keras-centernet export`: the SavedModel's detections equal `predict`'s on the same letterboxed pixels."""
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from keras_centernet.cli import main
+from keras_centernet.inference import Detector
+from tests.commands.records import save_tiny_model
+
+pytestmark = pytest.mark.tensorflow
+
+
+def test_saved_model_detections_equal_predict(tmp_path):
+    import tensorflow as tf
+
+    from keras_centernet.data.augment import letterbox
+
+    weights = str(tmp_path / "model.keras")
+    model = save_tiny_model(weights, max_detections=10)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["export", "--weights", weights, "--output", str(tmp_path / "saved"), "--image_size", "64"]) == 0
+    serve = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+
+    images = np.random.default_rng(0).integers(0, 256, (2, 48, 80, 3), np.uint8)
+    exported = {k: v.numpy() for k, v in serve(images=tf.constant(images)).items()}
+    assert exported["boxes"].shape == (2, 10, 4) and exported["num_detections"].tolist() == [10, 10]
+
+    # predict on the pipeline's letterbox of the same images, mapped back by the letterbox scale.
+    letterboxed = np.stack([letterbox(tf.constant(image, tf.float32), 64)[0].numpy() for image in images])
+    predicted = model.predict(letterboxed, verbose=0)
+    scale = 64 / 80
+    np.testing.assert_allclose(exported["scores"], predicted["scores"], atol=1e-4)
+    np.testing.assert_array_equal(exported["labels"], predicted["labels"])
+    expected_boxes = np.clip(predicted["boxes"] / scale, 0, [80, 48, 80, 48])
+    np.testing.assert_allclose(exported["boxes"], expected_boxes, atol=1e-4)
+    np.testing.assert_array_equal(exported["class_ids"], np.asarray([3, 17, 90])[predicted["labels"]])
+
+    # The numpy Detector (no TensorFlow inside) gives the same boxes in original pixels.
+    detector = Detector(model, image_size=64, score_threshold=0.0, batch_size=2)
+    for i, result in enumerate(detector([images[0], images[1]])):
+        np.testing.assert_allclose(result["boxes"], exported["boxes"][i], atol=1e-3)
+        np.testing.assert_allclose(result["scores"], exported["scores"][i], atol=1e-4)
+
+
+def test_export_with_flip_and_padding_rows(tmp_path):
+    import tensorflow as tf
+
+    weights = str(tmp_path / "model.keras")
+    save_tiny_model(weights, max_detections=5, score_threshold=0.99)  # nothing passes: all rows padding
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["export", "--weights", weights, "--output", str(tmp_path / "saved"), "--image-size", "32", "--flip"])
+    serve = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    out = serve(images=tf.zeros([1, 30, 20, 3], tf.uint8))
+    assert out["num_detections"].numpy().tolist() == [0]
+    assert np.all(out["boxes"].numpy() == -1) and np.all(out["class_ids"].numpy() == -1)
