@@ -1,0 +1,141 @@
+"""CenterNet augmentation and the evaluation letterbox as plain TensorFlow ops on single examples.
+
+Images are ``[height, width, 3]`` (uint8 or float, 0..255); boxes are float32 ``[N, 4]`` xmin, ymin, xmax, ymax
+in pixels of that image. Random ops take a stateless ``seed`` (int ``[2]``), so a pipeline is reproducible
+whatever its parallelism. Geometry goes through one bilinear ``resample`` (``tf.image.crop_and_resize``): it
+scales and crops in one pass over the output pixels, several times faster than keras-cv's JitteredResize.
+"""
+
+import tensorflow as tf
+
+# ImageNet RGB PCA (AlexNet lighting), as in the CenterNet code; eigenvalues for images in 0..1.
+_EIGEN_VALUES = (0.2141788, 0.01817699, 0.00629639)
+_EIGEN_VECTORS = (
+    (-0.58752847, -0.69563484, 0.41340352),
+    (-0.5832747, 0.00994535, -0.81221408),
+    (-0.56089297, 0.71832671, 0.41158938),
+)
+_GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def _size(image):
+    shape = tf.shape(image)
+    return tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+
+
+def resample(image, offset, scale, size):
+    """Bilinear ``[size, size, 3]`` float32 view of ``image`` scaled by ``scale`` from ``offset`` (y, x).
+
+    Output pixel (i, j) samples the input at ``offset + ((i, j) + 0.5) / scale - 0.5`` (pixel centres), so a
+    point p of the input lands at ``(p - offset) * scale``; samples outside the image are 0 (padding).
+    """
+    height, width = _size(image)
+    scale = tf.cast(scale, tf.float32)
+    start = tf.cast(offset, tf.float32) + 0.5 / scale - 0.5
+    end = start + (tf.cast(size, tf.float32) - 1.0) / scale
+    extent = tf.maximum(tf.stack([height, width]) - 1.0, 1.0)
+    box = tf.concat([start / extent, end / extent], axis=0)
+    output = tf.image.crop_and_resize(
+        image[tf.newaxis], box[tf.newaxis], tf.zeros([1], tf.int32), [size, size], extrapolation_value=0.0
+    )
+    return output[0]
+
+
+def transform_boxes(boxes, offset, scale):
+    """Boxes [N, 4] xyxy through ``resample``'s mapping: ``(box - offset) * scale`` (offset is y, x)."""
+    offset = tf.cast(offset, tf.float32)
+    shift = tf.stack([offset[1], offset[0], offset[1], offset[0]])
+    return (boxes - shift) * tf.cast(scale, tf.float32)
+
+
+def clip_boxes(boxes, height, width):
+    """Clip boxes [N, 4] xyxy to the image ``[0, width] x [0, height]``."""
+    limits = tf.cast(tf.stack([width, height, width, height]), tf.float32)
+    return tf.clip_by_value(boxes, 0.0, limits)
+
+
+def box_size_mask(boxes, min_size):
+    """bool [N]: boxes at least ``min_size`` pixels wide and high."""
+    return tf.logical_and(boxes[:, 2] - boxes[:, 0] >= min_size, boxes[:, 3] - boxes[:, 1] >= min_size)
+
+
+def _crop_border(side):
+    """Distance of the crop centre from the image edge: 128 halved until the side exceeds twice it (paper)."""
+    halvings = tf.where(side > 256.0, 0.0, tf.floor(tf.math.log(256.0 / side) / tf.math.log(2.0)) + 1.0)
+    return 128.0 / tf.pow(2.0, halvings)
+
+
+def random_scale_crop(image, boxes, seed, size, scale_range=(0.6, 1.3)):
+    """The paper's random scale + crop: a square of side ``max(h, w) * U(scale_range)`` around a random
+    centre (kept ``_crop_border`` px inside the image) resized to ``[size, size]``; outside the image is 0.
+
+    Returns the float32 image and the transformed (unclipped) boxes.
+    """
+    height, width = _size(image)
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    factor = tf.random.stateless_uniform([], seeds[0], scale_range[0], scale_range[1])
+    side = tf.maximum(height, width) * factor
+    border_x, border_y = _crop_border(width), _crop_border(height)
+    centre_x = tf.random.stateless_uniform([], seeds[1], border_x, tf.maximum(width - border_x, border_x + 1e-3))
+    centre_y = tf.random.stateless_uniform([], seeds[2], border_y, tf.maximum(height - border_y, border_y + 1e-3))
+    offset = tf.stack([centre_y - side / 2.0, centre_x - side / 2.0])
+    scale = tf.cast(size, tf.float32) / side
+    return resample(image, offset, scale, size), transform_boxes(boxes, offset, scale)
+
+
+def flip_horizontal(image, boxes):
+    """Mirror the image left-right and its boxes: x -> width - x."""
+    width = tf.cast(tf.shape(image)[1], boxes.dtype)
+    flipped = tf.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
+    return tf.reverse(image, axis=[1]), flipped
+
+
+def random_flip(image, boxes, seed, probability=0.5):
+    """``flip_horizontal`` with the given probability."""
+    flip = tf.random.stateless_uniform([], seed) < probability
+    return tf.cond(flip, lambda: flip_horizontal(image, boxes), lambda: (image, boxes))
+
+
+def color_jitter(image, seed, brightness=0.4, contrast=0.4, saturation=0.4):
+    """CenterNet colour augmentation on a float 0..255 image: brightness (scale by 1 + U(-b, b)), contrast
+    (blend with the mean grey) and saturation (blend with the pixel's grey), applied in that order in one fused
+    pass, clipped to 0..255."""
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    a_b = 1.0 + tf.random.stateless_uniform([], seeds[0], -brightness, brightness)
+    a_c = 1.0 + tf.random.stateless_uniform([], seeds[1], -contrast, contrast)
+    a_s = 1.0 + tf.random.stateless_uniform([], seeds[2], -saturation, saturation)
+    gray = tf.tensordot(image, tf.constant(_GRAY_WEIGHTS, image.dtype), axes=[[2], [0]])[..., tf.newaxis]
+    mean = tf.reduce_mean(gray)
+    # brightness x*a_b; contrast x*a_c + mean*(1-a_c); saturation x*a_s + gray*(1-a_s); all linear.
+    scaled = image * (a_s * a_c * a_b) + gray * ((1.0 - a_s) * a_c * a_b) + mean * ((1.0 - a_c) * a_b)
+    return tf.clip_by_value(scaled, 0.0, 255.0)
+
+
+def pca_lighting(image, seed, std=0.1):
+    """AlexNet PCA lighting noise (alpha ~ N(0, std)) on a float 0..255 image, clipped to 0..255."""
+    alpha = tf.random.stateless_normal([3], seed, stddev=std)
+    shift = tf.linalg.matvec(tf.constant(_EIGEN_VECTORS), alpha * tf.constant(_EIGEN_VALUES)) * 255.0
+    return tf.clip_by_value(image + tf.cast(shift, image.dtype), 0.0, 255.0)
+
+
+def letterbox_scale(height, width, size):
+    """Scale of the letterbox: ``size / max(height, width)``."""
+    return tf.cast(size, tf.float32) / tf.cast(tf.maximum(height, width), tf.float32)
+
+
+def letterbox(image, size):
+    """Resize keeping the aspect ratio so the longer side is ``size``, placed top-left, zero-padded to
+    ``[size, size, 3]`` float32. Returns (image, scale); a point p of the input lands at ``p * scale``."""
+    height, width = _size(image)
+    scale = letterbox_scale(height, width, size)
+    return resample(image, tf.zeros([2]), scale, size), scale
+
+
+def letterbox_boxes(boxes, scale):
+    """Boxes in original pixels -> letterboxed input pixels."""
+    return boxes * scale
+
+
+def unletterbox_boxes(boxes, scale):
+    """Boxes in letterboxed input pixels -> original pixels (the inverse of ``letterbox_boxes``)."""
+    return boxes / scale

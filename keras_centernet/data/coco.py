@@ -1,0 +1,101 @@
+"""COCO instances json + image folder -> sharded TFRecords and the OD API label map.
+
+``convert_coco("instances_train2017.json", "train2017/", "DIR", split="train", num_shards=100)`` writes
+``DIR/mscoco_label_map.pbtxt`` and ``DIR/tfrecords/coco_train.record-00000-of-00100`` ... (see layout.py).
+Crowd annotations are kept with ``is_crowd=1`` (training ignores them, COCO evaluation uses them); images
+without annotations are kept; boxes are clipped to the image and zero-area ones dropped.
+"""
+
+import json
+import os
+
+from keras_centernet.data import conversion, layout
+
+
+def read_coco_entries(annotations):
+    """Parse a COCO instances json (a path or the loaded dict).
+
+    Returns ``(entries, categories, invalid)``: ``ImageEntry`` per image with paths relative to the image
+    folder (joined later), ``{id: name}`` of the json's categories, and messages for annotations whose
+    category id is not among them or whose image id is unknown (those annotations are left out).
+    """
+    if isinstance(annotations, (str, os.PathLike)):
+        source = os.fspath(annotations)
+        try:
+            with open(source, encoding="utf-8") as file:
+                annotations = json.load(file)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{source}: not valid JSON ({error})") from None
+    else:
+        source = "annotations"
+    for key in ("images", "categories"):
+        if key not in annotations:
+            raise ValueError(f"{source}: no '{key}' list: not a COCO instances file")
+    categories = {int(category["id"]): str(category["name"]) for category in annotations["categories"]}
+    entries, by_id = [], {}
+    for image in annotations["images"]:
+        entry = conversion.ImageEntry(
+            path=image["file_name"],
+            source_id=str(image["id"]),
+            filename=os.path.basename(image["file_name"]),
+            width=image.get("width"),
+            height=image.get("height"),
+        )
+        entries.append(entry)
+        by_id[image["id"]] = entry
+    invalid = []
+    for annotation in annotations.get("annotations", []):
+        entry = by_id.get(annotation.get("image_id"))
+        category_id = annotation.get("category_id")
+        if entry is None:
+            invalid.append(f"{source}: annotation {annotation.get('id')} refers to unknown image id "
+                           f"{annotation.get('image_id')}")
+            continue
+        if category_id not in categories:
+            invalid.append(f"{source}: annotation {annotation.get('id')} of image {entry.filename} has unknown "
+                           f"category id {category_id}")
+            continue
+        x, y, width, height = (float(v) for v in annotation["bbox"])
+        entry.boxes.append((x, y, x + width, y + height))
+        entry.labels.append(int(category_id))
+        entry.texts.append(categories[category_id])
+        entry.is_crowd.append(int(annotation.get("iscrowd", 0)))
+        entry.area.append(annotation.get("area"))
+    return entries, categories, invalid
+
+
+def convert_coco(
+    annotations,
+    images,
+    output,
+    *,
+    split="train",
+    num_shards=None,
+    workers=None,
+    skip_invalid=False,
+    progress=True,
+):
+    """Convert a COCO json + image folder to ``output``'s TFRecords; returns a ConversionSummary.
+
+    ``num_shards`` defaults to 100 for the train split and 10 otherwise (the seed's layout). Missing image
+    files and unknown category ids raise ConversionError naming them unless ``skip_invalid``.
+    """
+    entries, categories, invalid = read_coco_entries(annotations)
+    if not os.path.isdir(images):
+        raise ValueError(f"--images {images}: not a folder")
+    for entry in entries:
+        entry.path = os.path.join(images, entry.path)
+    if num_shards is None:
+        num_shards = 100 if split == "train" else 10
+    return conversion.write_records(
+        entries,
+        output,
+        split,
+        num_shards,
+        categories,
+        workers=workers,
+        skip_invalid=skip_invalid,
+        invalid_annotations=invalid,
+        prefix=layout.DEFAULT_PREFIX,
+        progress=progress,
+    )

@@ -1,0 +1,292 @@
+"""Annotated images -> sharded TFRecords, shared by the COCO and Pascal VOC converters.
+
+A format module (``coco.py``, ``voc.py``) turns its annotations into ``ImageEntry`` objects (boxes in pixels,
+original category ids) and calls ``write_records``, which checks the input, clips boxes to the image, writes
+the shards in parallel worker processes with a progress bar, and returns a ``ConversionSummary``.
+"""
+
+import concurrent.futures
+import dataclasses
+import io
+import multiprocessing
+import os
+import queue
+
+from keras_centernet.data import layout
+
+# Formats TensorFlow's image decoders read; other files (TIFF, BMP, WebP, ...) are re-encoded as PNG.
+_STORED_FORMATS = {"JPEG": "jpeg", "PNG": "png"}
+_MAX_NAMED = 10
+_MIN_IMAGES_PER_POOL = 256
+
+
+class ConversionError(ValueError):
+    """Invalid input (missing image, unknown category, unreadable image) without ``skip_invalid``."""
+
+
+@dataclasses.dataclass
+class ImageEntry:
+    """One image and its objects, boxes in pixels of the image file.
+
+    ``width`` / ``height`` are the annotated size (None: take it from the file); ``boxes`` are
+    ``(xmin, ymin, xmax, ymax)`` pixels; ``labels`` original category ids; ``area`` None entries mean the
+    (clipped) box area.
+    """
+
+    path: str
+    source_id: str
+    filename: str
+    width: int | None = None
+    height: int | None = None
+    boxes: list = dataclasses.field(default_factory=list)
+    labels: list = dataclasses.field(default_factory=list)
+    texts: list = dataclasses.field(default_factory=list)
+    is_crowd: list = dataclasses.field(default_factory=list)
+    area: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class ConversionSummary:
+    """Counts of one conversion; ``skipped`` names what ``skip_invalid`` left out."""
+
+    images: int = 0
+    images_without_boxes: int = 0
+    boxes: int = 0
+    crowd_boxes: int = 0
+    clipped_boxes: int = 0
+    dropped_boxes: int = 0
+    reencoded_images: int = 0
+    skipped_images: int = 0
+    skipped_annotations: int = 0
+    shards: int = 0
+    skipped: list = dataclasses.field(default_factory=list)
+
+    def merge(self, other):
+        for field in dataclasses.fields(self):
+            if field.name == "shards":
+                continue
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        return self
+
+    def format(self):
+        lines = [
+            f"images written       {self.images} ({self.images_without_boxes} without boxes, "
+            f"{self.reencoded_images} re-encoded as PNG) in {self.shards} shards",
+            f"boxes written        {self.boxes} ({self.crowd_boxes} crowd)",
+            f"boxes clipped        {self.clipped_boxes} (to the image)",
+            f"boxes dropped        {self.dropped_boxes} (zero area after clipping)",
+            f"images skipped       {self.skipped_images}",
+            f"annotations skipped  {self.skipped_annotations}",
+        ]
+        lines += [f"  skipped: {message}" for message in self.skipped[:_MAX_NAMED]]
+        if len(self.skipped) > _MAX_NAMED:
+            lines.append(f"  ... and {len(self.skipped) - _MAX_NAMED} more")
+        return "\n".join(lines)
+
+
+def _raise_invalid(problems, what):
+    shown = "\n  ".join(problems[:_MAX_NAMED])
+    more = f"\n  ... and {len(problems) - _MAX_NAMED} more" if len(problems) > _MAX_NAMED else ""
+    raise ConversionError(
+        f"{len(problems)} {what}:\n  {shown}{more}\nFix the input or pass --skip-invalid (skip_invalid=True) "
+        "to leave them out and report them."
+    )
+
+
+def _clip_box(box, width, height):
+    xmin, ymin, xmax, ymax = (float(v) for v in box)
+    clipped = (min(max(xmin, 0.0), width), min(max(ymin, 0.0), height), min(max(xmax, 0.0), width),
+               min(max(ymax, 0.0), height))
+    return clipped, clipped != (xmin, ymin, xmax, ymax)
+
+
+def _read_image(entry):
+    """(bytes, format, width, height, re-encoded) of an entry's file; raises ConversionError if unreadable."""
+    from PIL import Image
+
+    with open(entry.path, "rb") as file:
+        data = file.read()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            image_format = _STORED_FORMATS.get(image.format)
+            if image_format is None:
+                image.seek(0)
+                converted = image.convert("RGB" if image.mode not in ("L", "RGB") else image.mode)
+                buffer = io.BytesIO()
+                converted.save(buffer, format="PNG")
+                return buffer.getvalue(), "png", width, height, True
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ConversionError(f"{entry.path}: not a readable image ({error})") from None
+    return data, image_format, width, height, False
+
+
+def _encode_entry(entry, summary, skip_invalid):
+    """Serialized tf.Example of an entry (None when skipped); updates ``summary``."""
+    from keras_centernet.data import tfrecord
+
+    try:
+        data, image_format, width, height, reencoded = _read_image(entry)
+        if entry.width not in (None, 0, width) or entry.height not in (None, 0, height):
+            raise ConversionError(
+                f"{entry.path}: annotated size {entry.width}x{entry.height} but the file is {width}x{height}"
+            )
+    except (ConversionError, OSError) as error:
+        if not skip_invalid:
+            raise ConversionError(str(error)) from None
+        summary.skipped_images += 1
+        summary.skipped.append(str(error))
+        return None
+    boxes, labels, texts, is_crowd, area = [], [], [], [], []
+    for index, box in enumerate(entry.boxes):
+        (xmin, ymin, xmax, ymax), clipped = _clip_box(box, width, height)
+        if xmax - xmin <= 0 or ymax - ymin <= 0:
+            summary.dropped_boxes += 1
+            continue
+        summary.clipped_boxes += int(clipped)
+        boxes.append((xmin / width, ymin / height, xmax / width, ymax / height))
+        labels.append(entry.labels[index])
+        texts.append(entry.texts[index] if entry.texts else "")
+        crowd = int(entry.is_crowd[index]) if entry.is_crowd else 0
+        is_crowd.append(crowd)
+        given_area = entry.area[index] if entry.area else None
+        area.append((xmax - xmin) * (ymax - ymin) if given_area is None else float(given_area))
+        summary.crowd_boxes += crowd
+    summary.images += 1
+    summary.boxes += len(boxes)
+    summary.images_without_boxes += int(not boxes)
+    summary.reencoded_images += int(reencoded)
+    return tfrecord.encode_example(
+        data,
+        image_format=image_format,
+        height=height,
+        width=width,
+        source_id=entry.source_id,
+        filename=entry.filename,
+        boxes=boxes,
+        labels=labels,
+        texts=texts,
+        is_crowd=is_crowd,
+        area=area,
+    )
+
+
+_progress_queue = None
+
+
+def _init_worker(progress_queue):
+    global _progress_queue
+    _progress_queue = progress_queue
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _write_shard(task, report=None):
+    """Write one shard file from its entries; returns the shard's ConversionSummary."""
+    import tensorflow as tf
+
+    path, entries, skip_invalid = task
+    summary = ConversionSummary()
+    pending = 0
+    with tf.io.TFRecordWriter(path) as writer:
+        for entry in entries:
+            serialized = _encode_entry(entry, summary, skip_invalid)
+            if serialized is not None:
+                writer.write(serialized)
+            pending += 1
+            if report is not None:
+                report(1)
+            elif _progress_queue is not None and pending >= 8:
+                _progress_queue.put(pending)
+                pending = 0
+    if _progress_queue is not None and pending:
+        _progress_queue.put(pending)
+    return summary
+
+
+def write_records(
+    entries,
+    output_dir,
+    split,
+    num_shards,
+    categories,
+    *,
+    workers=None,
+    skip_invalid=False,
+    invalid_annotations=(),
+    prefix=layout.DEFAULT_PREFIX,
+    progress=True,
+):
+    """Write ``entries`` to ``output_dir/tfrecords/{prefix}_{split}.record-0000i-of-0000N`` and the label map
+    ``output_dir/mscoco_label_map.pbtxt`` (``categories``: {id: name} or COCO-style dicts).
+
+    Image i goes to shard i % num_shards, as the OD API does; shards are written by ``workers`` processes
+    (default: one per CPU, one process for fewer than 256 images). ``invalid_annotations``: messages about
+    annotations the format module could not use (unknown categories); with missing image files they stop the
+    conversion before anything is written unless ``skip_invalid``. Returns a ConversionSummary.
+    """
+    from tqdm import tqdm
+
+    from keras_centernet.data.label_map import write_label_map
+
+    if num_shards < 1:
+        raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+    entries = list(entries)
+    missing = [entry for entry in entries if not os.path.isfile(entry.path)]
+    problems = list(invalid_annotations) + [f"{entry.path}: image file not found" for entry in missing]
+    if problems and not skip_invalid:
+        _raise_invalid(problems, "invalid inputs (missing image files or unknown categories)")
+    summary = ConversionSummary(
+        skipped_images=len(missing), skipped_annotations=len(invalid_annotations), skipped=problems
+    )
+    missing_ids = {id(entry) for entry in missing}
+    entries = [entry for entry in entries if id(entry) not in missing_ids]
+
+    write_label_map(layout.label_map_path(output_dir), categories)
+    os.makedirs(os.path.join(output_dir, layout.RECORDS_DIRNAME), exist_ok=True)
+    tasks = [
+        (layout.shard_path(output_dir, split, index, num_shards, prefix), entries[index::num_shards], skip_invalid)
+        for index in range(num_shards)
+    ]
+    if workers is None:  # starting a worker (it imports TensorFlow) costs seconds: not worth it for a few images
+        workers = (os.cpu_count() or 1) if len(entries) >= _MIN_IMAGES_PER_POOL else 1
+    workers = max(1, min(workers, num_shards))
+    bar = tqdm(total=len(entries), unit="img", desc=f"{prefix}_{split}", disable=not progress)
+    try:
+        if workers == 1:
+            results = [_write_shard(task, report=bar.update) for task in tasks]
+        else:
+            results = _write_in_pool(tasks, workers, bar)
+    finally:
+        bar.close()
+    for result in results:
+        summary.merge(result)
+    summary.shards = num_shards
+    return summary
+
+
+def _write_in_pool(tasks, workers, bar):
+    # "spawn": forking a process that already runs TensorFlow threads can deadlock the children. A worker
+    # that dies raises BrokenProcessPool here instead of hanging.
+    context = multiprocessing.get_context("spawn")
+    progress_queue = context.Queue()
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(progress_queue,)
+    ) as executor:
+        futures = [executor.submit(_write_shard, task) for task in tasks]
+        try:
+            while not all(future.done() for future in futures):
+                try:
+                    bar.update(progress_queue.get(timeout=0.2))
+                except queue.Empty:
+                    pass
+            results = [future.result() for future in futures]  # re-raises a worker's ConversionError
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    while True:
+        try:
+            bar.update(progress_queue.get(timeout=0.05))
+        except queue.Empty:
+            break
+    return results

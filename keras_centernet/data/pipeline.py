@@ -1,0 +1,253 @@
+"""``build_dataset``: sharded OD API TFRecords -> batches for ``model.fit`` / ``model.evaluate``.
+
+Stages: shard files (Horovod) -> shuffle files -> parallel interleave of records -> shuffle -> parse ->
+guarded decode (a record whose image does not decode is logged with its source id, counted and skipped) ->
+augment (training) or letterbox (evaluation) -> pad boxes -> batch -> prefetch.
+"""
+
+import os
+import sys
+
+import tensorflow as tf
+
+from keras_centernet.data import augment, layout, tfrecord
+from keras_centernet.data.label_map import class_ids as _class_ids
+
+AUTOTUNE = tf.data.AUTOTUNE
+_RECORD_BUFFER_BYTES = 8 << 20
+
+
+def resolve_class_ids(label_map, file_pattern):
+    """Sorted category ids for a ``label_map`` argument of ``build_dataset``.
+
+    ``label_map``: a ``.pbtxt`` path, ``{id: name}``, or a list of ids. None: the label map beside the shards
+    (``DIR/mscoco_label_map.pbtxt`` for ``DIR/tfrecords/*``, see layout.find_label_map); without one this
+    raises ValueError, since guessing would silently mislabel datasets whose ids have gaps (COCO).
+    """
+    if label_map is None:
+        patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+        label_map = layout.find_label_map(os.fspath(patterns[0]))
+        if label_map is None:
+            raise ValueError(
+                f"no label map beside {patterns[0]!r} (looked for {layout.LABEL_MAP_FILENAME} in the folder "
+                "above the shards and in theirs): pass label_map= a .pbtxt path, {id: name} or a list of ids"
+            )
+    ids = _class_ids(label_map)
+    if not ids:
+        raise ValueError(f"label map {label_map!r} has no classes")
+    return ids
+
+
+def _list_files(file_pattern):
+    patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+    files = sorted({path for pattern in patterns for path in tf.io.gfile.glob(os.fspath(pattern))})
+    if not files:
+        raise FileNotFoundError(f"no TFRecord files match {file_pattern!r}")
+    return files
+
+
+def decode_image(encoded):
+    """JPEG / PNG / GIF / BMP bytes -> uint8 [height, width, 3] (grayscale and CMYK become RGB)."""
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False, dtype=tf.uint8)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _decode_guarded(example):
+    """A one-element dataset: the example with its decoded "image" and "ok" True, or, when the image does
+    not decode, a 1x1 placeholder with "ok" False. Only the decode runs under ``ignore_errors``."""
+    fields = {key: value for key, value in example.items() if key != "encoded"}
+
+    def decoded(encoded):
+        return {**fields, "image": decode_image(encoded), "ok": tf.constant(True)}
+
+    fallback = {**fields, "image": tf.zeros([1, 1, 3], tf.uint8), "ok": tf.constant(False)}
+    attempt = tf.data.Dataset.from_tensors(example["encoded"]).map(decoded).ignore_errors()
+    return attempt.concatenate(tf.data.Dataset.from_tensors(fallback)).take(1)
+
+
+def _count_undecodable(count, example):
+    """scan step: count and log (once each, with its source id) records whose image did not decode."""
+    count = count + tf.cast(tf.logical_not(example["ok"]), tf.int64)
+
+    def log():
+        tf.print(
+            "keras_centernet.data: skipped record with source id",
+            example["source_id"],
+            "(image does not decode);",
+            count,
+            "skipped so far",
+            output_stream=sys.stderr,
+        )
+        return tf.constant(True)
+
+    tf.cond(example["ok"], lambda: tf.constant(True), log)
+    return count, example
+
+
+def pad_boxes(boxes, labels, max_boxes, source_id=""):
+    """Pad boxes [N, 4] / labels [N] to [max_boxes, 4] / [max_boxes] with -1; truncate (with a logged
+    warning naming the record) when N > max_boxes."""
+    count = tf.shape(boxes)[0]
+
+    def warn():
+        tf.print(
+            "keras_centernet.data: record", source_id, "has", count, "boxes; keeping the first", max_boxes,
+            "(raise max_boxes)", output_stream=sys.stderr,
+        )
+        return tf.constant(True)
+
+    tf.cond(count > max_boxes, warn, lambda: tf.constant(True))
+    boxes, labels = boxes[:max_boxes], labels[:max_boxes]
+    padding = max_boxes - tf.shape(boxes)[0]
+    boxes = tf.pad(boxes, [[0, padding], [0, 0]], constant_values=-1.0)
+    labels = tf.pad(labels, [[0, padding]], constant_values=-1)
+    return tf.ensure_shape(boxes, [max_boxes, 4]), tf.ensure_shape(labels, [max_boxes])
+
+
+def _targets_in_pixels(example, table):
+    """Non-crowd boxes of known classes in pixels of the decoded image, and contiguous labels."""
+    shape = tf.shape(example["image"])
+    height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    boxes = example["boxes"] * tf.stack([width, height, width, height])
+    labels = table.lookup(example["labels"])
+    keep = tf.logical_and(tf.logical_not(example["is_crowd"]), labels >= 0)
+    return tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
+
+
+def build_dataset(
+    file_pattern,
+    *,
+    training,
+    batch_size,
+    image_size=512,
+    max_boxes=128,
+    label_map=None,
+    shard=None,
+    seed=None,
+    shuffle_buffer=1024,
+    drop_remainder=None,
+    repeat=False,
+    scale_range=(0.6, 1.3),
+    flip_probability=0.5,
+    color_jitter=0.4,
+    pca_lighting=False,
+    min_box_size=2.0,
+    cycle_length=8,
+    num_parallel_calls=AUTOTUNE,
+):
+    """A ``tf.data.Dataset`` of batches from OD API TFRecords.
+
+    Args:
+        file_pattern: glob (or list of globs) of TFRecord shards, e.g. ``DIR/tfrecords/coco_train.record-*``.
+        training: True: shuffle, random scale (``scale_range`` of the longer side) + crop to ``image_size``,
+            horizontal flip (``flip_probability``), colour jitter (brightness, contrast, saturation
+            ``color_jitter``; 0 disables), optional PCA lighting; boxes clipped to the crop and those
+            narrower or shorter than ``min_box_size`` px dropped. False: files in order, letterbox to
+            ``image_size`` (see augment.letterbox) and ``image_info`` kept.
+        batch_size: images per batch (per Horovod worker when sharded).
+        image_size: side of the square model input (a multiple of 32).
+        max_boxes: boxes per image after padding with -1 (more are truncated with a logged warning).
+        label_map: see ``resolve_class_ids``; records hold original category ids, targets hold contiguous
+            labels (index in the sorted id list). Crowd boxes and boxes of ids not in the map are left out.
+        shard: (count, index) to read 1/count of the data (Horovod: (hvd.size(), hvd.rank())): whole files
+            when there are at least ``count`` files, else every count-th record.
+        seed: int for reproducible shuffling and augmentation (same seed -> same batches); None: random.
+        drop_remainder: default ``training``. repeat: repeat forever (training with steps_per_epoch; keeps
+            Horovod workers in step).
+
+    Returns batches ``(images float32 [B, S, S, 3] 0..255, {"boxes": float32 [B, max_boxes, 4] xyxy input
+    pixels, "labels": int32 [B, max_boxes]})``; evaluation targets add ``"image_info": {"source_id" string
+    [B], "height" int32 [B], "width" int32 [B], "scale" float32 [B]}`` (original = input / scale).
+    """
+    files = _list_files(file_pattern)
+    ids = resolve_class_ids(label_map, file_pattern)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(ids, tf.int32), tf.range(len(ids), dtype=tf.int32), tf.int32, tf.int32
+        ),
+        default_value=-1,
+    )
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    deterministic = seed is not None or not training
+
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    shard_records = False
+    if shard is not None:
+        count, index = (int(value) for value in shard)
+        if not 0 <= index < count:
+            raise ValueError(f"shard={shard}: need 0 <= index < count")
+        if len(files) >= count:
+            dataset = dataset.shard(count, index)
+        else:
+            shard_records = True
+    if training:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        lambda path: tf.data.TFRecordDataset(path, buffer_size=_RECORD_BUFFER_BYTES),
+        cycle_length=max(1, min(cycle_length, len(files))),
+        block_length=1,
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
+    if shard_records:
+        dataset = dataset.shard(count, index)
+    if training and shuffle_buffer:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    if training:
+        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        dataset = tf.data.Dataset.zip(dataset, randoms)
+    else:
+        dataset = dataset.map(lambda record: (record, tf.constant(0, tf.int64)))
+
+    def parse(record, random):
+        return {**tfrecord.parse_example(record), "random": random}
+
+    dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
+    dataset = dataset.interleave(
+        _decode_guarded,
+        cycle_length=os.cpu_count() or 1,
+        block_length=1,
+        num_parallel_calls=num_parallel_calls,
+        deterministic=deterministic,
+    )
+    dataset = dataset.scan(tf.constant(0, tf.int64), _count_undecodable)
+    dataset = dataset.filter(lambda example: example["ok"])
+
+    def train_example(example):
+        seeds = tf.random.experimental.stateless_split(tf.stack([example["random"], tf.constant(0, tf.int64)]), 4)
+        boxes, labels = _targets_in_pixels(example, table)
+        image, boxes = augment.random_scale_crop(example["image"], boxes, seeds[0], image_size, scale_range)
+        boxes = augment.clip_boxes(boxes, image_size, image_size)
+        keep = augment.box_size_mask(boxes, min_box_size)
+        boxes, labels = tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
+        if flip_probability:
+            image, boxes = augment.random_flip(image, boxes, seeds[1], flip_probability)
+        if color_jitter:
+            image = augment.color_jitter(image, seeds[2], color_jitter, color_jitter, color_jitter)
+        if pca_lighting:
+            image = augment.pca_lighting(image, seeds[3])
+        boxes, labels = pad_boxes(boxes, labels, max_boxes, example["source_id"])
+        image = tf.ensure_shape(image, [image_size, image_size, 3])
+        return image, {"boxes": boxes, "labels": labels}
+
+    def eval_example(example):
+        boxes, labels = _targets_in_pixels(example, table)
+        shape = tf.shape(example["image"])
+        image, scale = augment.letterbox(example["image"], image_size)
+        boxes, labels = pad_boxes(augment.letterbox_boxes(boxes, scale), labels, max_boxes, example["source_id"])
+        info = {"source_id": example["source_id"], "height": shape[0], "width": shape[1], "scale": scale}
+        image = tf.ensure_shape(image, [image_size, image_size, 3])
+        return image, {"boxes": boxes, "labels": labels, "image_info": info}
+
+    dataset = dataset.map(
+        train_example if training else eval_example,
+        num_parallel_calls=num_parallel_calls,
+        deterministic=deterministic,
+    )
+    dataset = dataset.batch(
+        batch_size, drop_remainder=drop_remainder, num_parallel_calls=num_parallel_calls, deterministic=deterministic
+    )
+    return dataset.prefetch(AUTOTUNE)
