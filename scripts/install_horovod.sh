@@ -35,6 +35,8 @@ if ! ls "$WHEEL_DIR"/horovod-$VERSION-*.whl >/dev/null 2>&1; then
   # TF >= 2.16 needs C++17; horovod 0.28.1 asks for C++14 in its TensorFlow target.
   sed -i 's/-std=c++14/-std=c++17/g; s/CMAKE_CXX_STANDARD 14/CMAKE_CXX_STANDARD 17/g' "$SRC/CMakeLists.txt" "$SRC/horovod/tensorflow/CMakeLists.txt"
   export HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 HOROVOD_WITH_GLOO=1
+  # MPI exactly when the cache key says so: a broken MPI install then fails loudly instead of being skipped.
+  if command -v mpicxx >/dev/null; then export HOROVOD_WITH_MPI=1; else export HOROVOD_WITHOUT_MPI=1; fi
   export MAKEFLAGS="-j$(nproc)"
   mkdir -p "$WHEEL_DIR"
   "$PYTHON" -m pip wheel --no-build-isolation --no-deps -w "$WORK/out" "$SRC"

@@ -1,0 +1,175 @@
+"""Horovod scaling on one host: images/s with 1 and 2 ranks at a fixed per-rank batch, in one run.
+
+    python benchmarks/scaling.py                      # tiny CenterNet, 128 px, batch 4 per rank, CPU
+    python benchmarks/scaling.py --ranks 1 2 4 --backbone resnet18 --image_size 256 --use_gpu
+
+For each rank count it launches ``horovodrun --gloo -np N -H localhost:N`` on this file in worker mode.
+Every rank trains CenterNet on in-memory synthetic images (its own shard) with the library's Horovod
+pieces and `PerformanceCallback` (warm-up excluded), then times one fused all-reduce of the model's
+gradients (``hvd.grouped_allreduce`` over tensors shaped like the trainable variables). Printed: global
+images/s, per-rank images/s, scaling efficiency = throughput(N) / (N x throughput(1)) (the ratio against
+the 1-rank reference measured in the same run), step time, all-reduce time per step and its share.
+
+On a CPU-only machine the ranks share the cores, so efficiency says more about core contention than
+about Horovod; on a multi-GPU host pass --use_gpu (each rank pins the GPU of its local rank).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="rank counts; the first is the reference")
+    parser.add_argument("--backbone", default="tiny")
+    parser.add_argument("--neck", default="deconv")
+    parser.add_argument("--image_size", type=int, default=128)
+    parser.add_argument("--batch_size", type=int, default=4, help="images per rank per step")
+    parser.add_argument("--steps", type=int, default=40, help="training steps per rank count")
+    parser.add_argument("--warmup_steps", type=int, default=10)
+    parser.add_argument("--allreduce_repeats", type=int, default=20)
+    parser.add_argument("--compression", choices=("none", "fp16"), default="none")
+    parser.add_argument("--use_gpu", action="store_true", help="train on accelerators (default: CPU only)")
+    parser.add_argument("--worker", metavar="RESULT_JSON", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def worker(args):
+    """One rank: train, time the gradient all-reduce, rank 0 writes the result json."""
+    from keras_centernet.distribution import setup_distribution
+
+    runtime = setup_distribution("horovod", use_gpu=args.use_gpu)
+    import horovod.tensorflow as hvd
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_centernet.callbacks.horovod import (
+        HorovodGradientReducer,
+        horovod_callbacks,
+        horovod_jit_compile,
+        make_learning_rate_schedule,
+    )
+    from keras_centernet.callbacks.performance import PerformanceCallback
+    from keras_centernet.data.synthetic import make_synthetic_dataset
+    from keras_centernet.models.centernet import CenterNet
+
+    images, boxes, labels = make_synthetic_dataset(
+        16 * args.batch_size, image_size=args.image_size, max_boxes=16, seed=runtime.rank
+    )
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((images.astype("float32"), {"boxes": boxes, "labels": labels}))
+        .repeat()
+        .batch(args.batch_size, drop_remainder=True)
+        .prefetch(2)
+    )
+    keras.utils.set_random_seed(0)
+    model = CenterNet(3, backbone=args.backbone, neck=args.neck)
+    model.gradient_reducer = HorovodGradientReducer(args.compression)
+    model.compile(
+        optimizer=keras.optimizers.Adam(make_learning_rate_schedule(1e-4, runtime.size)),
+        jit_compile=horovod_jit_compile("auto"),
+    )
+    performance = PerformanceCallback(
+        args.batch_size,
+        num_devices=runtime.num_devices,
+        warmup_steps=args.warmup_steps,
+        is_chief=runtime.is_chief,
+        print_fn=lambda line: None,
+    )
+    model.fit(
+        dataset,
+        epochs=1,
+        steps_per_epoch=args.steps + args.warmup_steps,
+        callbacks=[*horovod_callbacks(), performance],
+        verbose=0,
+    )
+
+    gradients = [tf.zeros(v.shape, v.dtype) for v in model.trainable_variables]
+    reducer = tf.function(HorovodGradientReducer(args.compression))
+    reducer(gradients)  # trace + first negotiation
+    hvd.allreduce(tf.constant(0.0), name="barrier")
+    start = time.perf_counter()
+    for _ in range(args.allreduce_repeats):
+        result = reducer(gradients)
+    _ = [r.numpy() for r in result[:1]]
+    allreduce_time = (time.perf_counter() - start) / args.allreduce_repeats
+    allreduce_time = float(hvd.allreduce(tf.constant(allreduce_time, tf.float64), op=hvd.Average).numpy())
+
+    if runtime.is_chief:
+        summary = performance.summary
+        result = {
+            "ranks": runtime.size,
+            "throughput": summary["throughput"],
+            "throughput_per_rank": summary["throughput_per_device"],
+            "step_time": summary["step_time"],
+            "allreduce_time": allreduce_time,
+            "gradient_megabytes": sum(int(np.prod(v.shape)) * 4 for v in model.trainable_variables) / 2**20,
+            "devices": summary["devices"],
+        }
+        with open(args.worker, "w") as f:
+            json.dump(result, f)
+
+
+def launch(args, ranks, result_path):
+    horovodrun = os.path.join(os.path.dirname(sys.executable), "horovodrun")
+    horovodrun = horovodrun if os.path.exists(horovodrun) else shutil.which("horovodrun")
+    if not horovodrun:
+        sys.exit("horovodrun not found: build Horovod with scripts/install_horovod.sh")
+    command = [horovodrun, "--gloo", "-np", str(ranks), "-H", f"localhost:{ranks}", sys.executable, __file__]
+    command += ["--worker", result_path]
+    for name in ("backbone", "neck", "image_size", "batch_size", "steps", "warmup_steps", "allreduce_repeats"):
+        command += [f"--{name}", str(getattr(args, name))]
+    command += ["--compression", args.compression] + (["--use_gpu"] if args.use_gpu else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["KERAS_BACKEND"] = "tensorflow"
+    if not args.use_gpu:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"horovodrun -np {ranks} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    with open(result_path) as f:
+        return json.load(f)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        return worker(args)
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for ranks in args.ranks:
+            results.append(launch(args, ranks, os.path.join(folder, f"ranks{ranks}.json")))
+    reference = results[0]
+    print(
+        f"Horovod scaling: CenterNet {args.backbone}/{args.neck} {args.image_size}px, batch {args.batch_size}/rank, "
+        f"{args.steps} timed steps after {args.warmup_steps} warm-up, compression {args.compression}, "
+        f"gradients {reference['gradient_megabytes']:.2f} MiB, {os.cpu_count()} CPU cores, "
+        f"devices {reference['devices']}"
+    )
+    header = ("ranks", 5), ("images/s", 10), ("per rank", 10), ("efficiency", 10), ("step ms", 9), ("allreduce ms", 13)
+    print(" ".join(f"{name:>{width}}" for name, width in header), f"{'share':>6}")
+    for result in results:
+        ideal = reference["throughput"] / reference["ranks"] * result["ranks"]
+        efficiency = result["throughput"] / ideal
+        share = result["allreduce_time"] / result["step_time"]
+        result.update(efficiency=efficiency, allreduce_share=share)
+        print(
+            f"{result['ranks']:>5} {result['throughput']:>10.1f} {result['throughput_per_rank']:>10.1f} "
+            f"{efficiency:>10.2f} {result['step_time'] * 1000:>9.1f} {result['allreduce_time'] * 1000:>13.2f} "
+            f"{share:>6.1%}"
+        )
+    print(json.dumps({"scaling": results}))
+
+
+if __name__ == "__main__":
+    main()
