@@ -61,9 +61,7 @@ def test_letterbox_math():
 
 
 @pytest.mark.tensorflow
-@pytest.mark.parametrize(
-    "height,width,size", [(480, 640, 512), (64, 32, 128), (100, 37, 64), (300, 301, 512)]
-)
+@pytest.mark.parametrize("height,width,size", [(480, 640, 512), (64, 32, 128), (100, 37, 64), (300, 301, 512)])
 def test_numpy_letterbox_equals_the_pipeline_letterbox(height, width, size):
     import tensorflow as tf
 
@@ -151,9 +149,7 @@ def test_real_centernet_detector_boxes_inside_original_images():
     model = CenterNet(3, backbone="tiny", neck="deconv", max_detections=10, class_ids=[1, 5, 9])
     detector = Detector(model, image_size=64, score_threshold=0.0, batch_size=2)
     rng = np.random.default_rng(0)
-    results = detector(
-        [rng.integers(0, 255, (48, 80, 3), np.uint8), rng.integers(0, 255, (90, 30, 3), np.uint8)]
-    )
+    results = detector([rng.integers(0, 255, (48, 80, 3), np.uint8), rng.integers(0, 255, (90, 30, 3), np.uint8)])
     for result, (h, w) in zip(results, [(48, 80), (90, 30)]):
         assert result["boxes"].shape == (10, 4)
         assert result["boxes"].min() >= 0
@@ -179,3 +175,54 @@ def test_flip_test_switch_rebuilds_predict():
     detector = Detector(model, image_size=64, flip_test=False)
     assert model.flip_test is False
     np.testing.assert_allclose(detector.model.predict_on_batch(images)["scores"], plain["scores"], atol=1e-5)
+
+
+NO_TENSORFLOW_SCRIPT = """
+import sys
+
+
+class BlockTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("tensorflow is blocked in this test")
+
+
+sys.meta_path.insert(0, BlockTensorFlow())
+import numpy as np
+
+from keras_centernet.callbacks.coco_eval import CocoEvalCallback
+from keras_centernet.data.synthetic import make_synthetic_dataset
+from keras_centernet.evaluation.coco import evaluate_model
+from keras_centernet.inference import Detector
+from keras_centernet.models.centernet import CenterNet
+from keras_centernet.visualization import draw_detections
+
+model = CenterNet(3, backbone="tiny", neck="deconv", max_detections=5, class_ids=[3, 17, 90])
+image = np.random.default_rng(0).integers(0, 256, (48, 80, 3), np.uint8)
+result = Detector(model, image_size=64, score_threshold=0.0, batch_size=2, flip_test=True)(image)
+drawn = draw_detections(image, result["boxes"], result["scores"], result["labels"], model.class_names)
+images, boxes, labels = make_synthetic_dataset(4, image_size=64, max_boxes=8)
+metrics = evaluate_model(model, images, boxes, labels, batch_size=2)
+logs = {}
+callback = CocoEvalCallback((images, boxes, labels))
+callback.set_model(model)
+callback.on_epoch_end(0, logs)
+assert "tensorflow" not in sys.modules
+print("OK", result["boxes"].shape, drawn.shape, round(metrics["AP"], 4) == round(logs["val_AP"], 4))
+"""
+
+
+@pytest.mark.slow
+def test_inference_and_evaluation_run_without_tensorflow():
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(root))
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TENSORFLOW_SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "OK (5, 4) (48, 80, 3) True" in done.stdout
