@@ -110,9 +110,7 @@ def evaluate_detections(detections, ground_truth, class_ids=None, image_ids=None
     known_images = set(coco_gt.getImgIds())
     stray = sorted({d["image_id"] for d in detections} - known_images, key=str)
     if stray:
-        raise ValueError(
-            f"{len(stray)} detection image_id(s) are not images of the ground truth, e.g. {stray[:5]}"
-        )
+        raise ValueError(f"{len(stray)} detection image_id(s) are not images of the ground truth, e.g. {stray[:5]}")
     # loadRes adds id/area/segmentation to the entries it is given: hand it copies.
     detections = [dict(d, bbox=[float(v) for v in d["bbox"]]) for d in detections]
     with _quiet(verbose):
@@ -159,8 +157,7 @@ def format_metrics(metrics):
         ("Average Recall", "0.50:0.95", "large", 100, "ARl"),
     ]
     lines = [
-        f" {title:<18} ({key:>5}) @[ IoU={iou:<9} | area={area:>6} | maxDets={dets:>3} ]"
-        f" = {metrics[key]:0.3f}"
+        f" {title:<18} ({key:>5}) @[ IoU={iou:<9} | area={area:>6} | maxDets={dets:>3} ] = {metrics[key]:0.3f}"
         for title, iou, area, dets, key in rows
     ]
     per_class = metrics.get("per_class_AP") or {}
@@ -239,9 +236,7 @@ def detections_to_coco(
     return results
 
 
-def ground_truth_from_arrays(
-    boxes, labels, image_ids, class_ids, class_names, heights, widths, is_crowd=None
-):
+def ground_truth_from_arrays(boxes, labels, image_ids, class_ids, class_names, heights, widths, is_crowd=None):
     """Padded in-memory annotations -> COCO ground-truth dict.
 
     Args:

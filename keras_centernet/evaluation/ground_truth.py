@@ -39,79 +39,51 @@ def categories_from_label_map(label_map):
     return sorted(items, key=lambda c: c["id"])
 
 
-# tf.Example keys of the TF Object Detection API schema (the ones evaluation reads).
-_KEYS = {
-    "source_id": "image/source_id",
-    "file_name": "image/filename",
-    "height": "image/height",
-    "width": "image/width",
-    "xmin": "image/object/bbox/xmin",
-    "ymin": "image/object/bbox/ymin",
-    "xmax": "image/object/bbox/xmax",
-    "ymax": "image/object/bbox/ymax",
-    "labels": "image/object/class/label",
-    "is_crowd": "image/object/is_crowd",
-    "area": "image/object/area",
-}
-
-
-def parse_annotations(serialized):
-    """One serialized tf.Example -> dict of its annotation fields as python/numpy values (no image decode).
-
-    Keys: source_id, file_name (str), height, width (int), xmin, ymin, xmax, ymax (normalized float
-    arrays), labels (original category ids), is_crowd, area (arrays, empty when absent).
-    """
+def _annotations(serialized):
+    """tf: one serialized tf.Example -> its annotation fields (`data.tfrecord.parse_example`, image not
+    decoded unless the record lacks its size)."""
     import tensorflow as tf
 
-    features = tf.train.Example.FromString(serialized).features.feature
+    from keras_centernet.data.tfrecord import parse_example
 
-    def values(key):
-        feature = features.get(_KEYS[key])
-        if feature is None:
-            return []
-        kind = feature.WhichOneof("kind")
-        return list(getattr(feature, kind).value) if kind else []
+    example = parse_example(serialized)
 
-    missing = [_KEYS[k] for k in ("height", "width") if not values(k)]
-    if missing:
-        raise ValueError(f"missing {missing}")
-    source_id = values("source_id") or values("file_name") or [b""]
-    file_name = values("file_name") or source_id
-    record = {
-        "source_id": source_id[0].decode("utf-8"),
-        "file_name": file_name[0].decode("utf-8"),
-        "height": int(values("height")[0]),
-        "width": int(values("width")[0]),
-    }
-    for key in ("xmin", "ymin", "xmax", "ymax", "area"):
-        record[key] = np.asarray(values(key), np.float64)
-    for key in ("labels", "is_crowd"):
-        record[key] = np.asarray(values(key), np.int64)
-    if not record["source_id"]:
-        raise ValueError(f"{_KEYS['source_id']} and {_KEYS['file_name']} are empty")
-    return record
+    def decoded_size():
+        shape = tf.shape(tf.io.decode_image(example["encoded"], channels=3, expand_animations=False))
+        return shape[0], shape[1]
+
+    has_size = (example["height"] > 0) & (example["width"] > 0)
+    height, width = tf.cond(has_size, lambda: (example["height"], example["width"]), decoded_size)
+    fields = ("source_id", "filename", "boxes", "labels", "is_crowd", "area")
+    return {"height": height, "width": width, **{key: example[key] for key in fields}}
 
 
-def _read_records(files, parse_record):
-    """Yield `parse_record(serialized)` for every record of `files`, naming file and record on failure."""
+def read_annotations(files):
+    """Yield the annotations of every record of `files` as numpy (see `_annotations`), naming the file
+    and record index of one that cannot be parsed."""
     import tensorflow as tf
 
     for path in files:
-        for index, serialized in enumerate(tf.data.TFRecordDataset(path)):
+        iterator = tf.data.TFRecordDataset(path).map(_annotations).as_numpy_iterator()
+        index = 0
+        while True:
             try:
-                yield parse_record(serialized.numpy())
-            except Exception as error:  # noqa: BLE001 - name the record, keep the cause
-                raise ValueError(f"{path}: record {index} could not be parsed: {error}") from error
+                record = next(iterator)
+            except StopIteration:
+                break
+            except tf.errors.OpError as error:
+                raise ValueError(f"{path}: record {index} could not be parsed: {error.message}") from None
+            yield record
+            index += 1
 
 
-def ground_truth_from_tfrecords(file_pattern, label_map=None, parse_record=None):
+def ground_truth_from_tfrecords(file_pattern, label_map=None):
     """Build the COCO ground truth of TFRecord files (OD API schema).
 
     Args:
       file_pattern: glob (or list of globs/paths), e.g. DIR/tfrecords/coco_val.record-*.
       label_map: label map path / categories (see `categories_from_label_map`); None uses the label map
         beside the shards (`data.layout.find_label_map`), else the ids found in the records, named by id.
-      parse_record: callable(serialized bytes) -> dict like `parse_annotations` (the default).
 
     Returns:
       COCO dict {"images", "annotations", "categories"} with boxes in original pixels.
@@ -120,31 +92,29 @@ def ground_truth_from_tfrecords(file_pattern, label_map=None, parse_record=None)
     files = sorted({f for pattern in patterns for f in glob.glob(str(pattern))})
     if not files:
         raise FileNotFoundError(f"no TFRecord files match {file_pattern}")
-    records = _read_records(files, parse_record or parse_annotations)
+    records = read_annotations(files)
     resolver = ImageIdResolver()
     images, annotations, seen_ids = [], [], set()
     for record in records:
         source_id = record["source_id"]
         source_id = source_id.decode("utf-8") if isinstance(source_id, bytes) else str(source_id)
+        if not source_id:
+            raise ValueError(f"{file_pattern}: a record has an empty image/source_id; evaluation matches records by it")
         image_id = resolver(source_id)
         if image_id in seen_ids:
             continue  # the same image twice (e.g. overlapping globs): keep the first
         seen_ids.add(image_id)
         height, width = int(record["height"]), int(record["width"])
-        file_name = record.get("file_name") or source_id
-        file_name = file_name.decode("utf-8") if isinstance(file_name, bytes) else str(file_name)
+        file_name = record["filename"].decode("utf-8") or source_id
         images.append(
             {"id": image_id, "source_id": source_id, "file_name": file_name, "height": height, "width": width}
         )
-        xmin = np.asarray(record["xmin"], np.float64) * width
-        ymin = np.asarray(record["ymin"], np.float64) * height
-        xmax = np.asarray(record["xmax"], np.float64) * width
-        ymax = np.asarray(record["ymax"], np.float64) * height
+        boxes = np.asarray(record["boxes"], np.float64).reshape(-1, 4) * [width, height, width, height]
+        xmin, ymin, xmax, ymax = boxes.T
         labels = np.asarray(record["labels"], np.int64)
+        crowd = np.asarray(record["is_crowd"], np.int64)
+        area = np.asarray(record["area"], np.float64)
         count = labels.shape[0]
-        crowd = np.asarray(record.get("is_crowd", ()), np.int64)
-        crowd = crowd if crowd.shape[0] == count else np.zeros(count, np.int64)
-        area = np.asarray(record.get("area", ()), np.float64)
         for k in range(count):
             w, h = xmax[k] - xmin[k], ymax[k] - ymin[k]
             if w <= 0 or h <= 0:
@@ -156,7 +126,7 @@ def ground_truth_from_tfrecords(file_pattern, label_map=None, parse_record=None)
                     "category_id": int(labels[k]),
                     "bbox": [float(xmin[k]), float(ymin[k]), float(w), float(h)],
                     # COCO area = segment area (decides small/medium/large); the box area stands in.
-                    "area": float(area[k]) if area.shape[0] == count and area[k] > 0 else float(w * h),
+                    "area": float(area[k]) if area[k] > 0 else float(w * h),
                     "iscrowd": int(crowd[k]),
                 }
             )
