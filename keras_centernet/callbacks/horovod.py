@@ -152,9 +152,7 @@ class SyncNonTrainableVariablesCallback(keras.callbacks.Callback):
         for v in variables:
             by_dtype.setdefault(np.dtype(v.dtype).name, []).append(v)
         for dtype, group in sorted(by_dtype.items()):
-            averaged = hvd.grouped_allreduce(
-                [v.value for v in group], op=hvd.Average, name=f"non_trainable_{dtype}"
-            )
+            averaged = hvd.grouped_allreduce([v.value for v in group], op=hvd.Average, name=f"non_trainable_{dtype}")
             for v, value in zip(group, averaged):
                 v.assign(value)
 
@@ -164,19 +162,24 @@ class SyncNonTrainableVariablesCallback(keras.callbacks.Callback):
 
 class MetricAverageCallback(keras.callbacks.Callback):
     """Replaces each numeric value in the epoch logs by its average over ranks (in place, so callbacks
-    after it — History, ModelCheckpoint, TensorBoard, PerformanceCallback — see the averages)."""
+    after it — History, ModelCheckpoint, TensorBoard — see the averages).
+
+    Only keys every rank logged are averaged (a chief-only callback before it may add its own keys, e.g.
+    per-class AP); the others stay as they are.
+    """
 
     def on_epoch_end(self, epoch, logs=None):
-        if not logs:
+        if logs is None:
             return
         hvd = _hvd()
         import tensorflow as tf
 
-        keys = sorted(k for k, v in logs.items() if np.ndim(v) == 0 and np.asarray(v).dtype.kind in "fiu")
+        local = {k for k, v in logs.items() if np.ndim(v) == 0 and np.asarray(v).dtype.kind in "fiu"}
+        keys = sorted(set.intersection(*map(set, hvd.allgather_object(sorted(local)))))
         if not keys:
             return
-        local = tf.constant([float(np.asarray(logs[k])) for k in keys], dtype=tf.float64)
-        averaged = hvd.allreduce(local, op=hvd.Average, name=f"metric_average_{epoch}").numpy()
+        values = tf.constant([float(np.asarray(logs[k])) for k in keys], dtype=tf.float64)
+        averaged = hvd.allreduce(values, op=hvd.Average, name="metric_average").numpy()
         for key, value in zip(keys, averaged):
             logs[key] = float(value)
 
@@ -230,9 +233,7 @@ class WarmupPiecewiseSchedule(keras.optimizers.schedules.LearningRateSchedule):
             values = [base * factor**i for i in range(len(boundaries) + 1)]
         values = [float(v) for v in values]
         if len(values) != len(boundaries) + 1:
-            raise ValueError(
-                f"values needs len(boundaries) + 1 = {len(boundaries) + 1} entries, got {len(values)}"
-            )
+            raise ValueError(f"values needs len(boundaries) + 1 = {len(boundaries) + 1} entries, got {len(values)}")
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         self.base_learning_rate = float(base_learning_rate)

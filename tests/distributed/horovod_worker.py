@@ -48,6 +48,13 @@ class RecordLocalLogs(keras.callbacks.Callback):
         self.epochs.append({k: float(v) for k, v in (logs or {}).items()})
 
 
+class ChiefOnlyMetric(keras.callbacks.Callback):
+    """Adds a key to rank 0's epoch logs only (as a chief-only evaluation callback may)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["chief_metric"] = 7.0
+
+
 def train_one(runtime, precision, compression, args):
     from keras_centernet.callbacks.horovod import (
         HorovodGradientReducer,
@@ -83,7 +90,7 @@ def train_one(runtime, precision, compression, args):
     out = os.path.join(args.out, f"{precision}-{compression}", f"rank{runtime.rank}")
     os.makedirs(out, exist_ok=True)
     local_logs = RecordLocalLogs()
-    callbacks = [local_logs, *horovod_callbacks()]
+    callbacks = [local_logs, *chief_only([ChiefOnlyMetric()], runtime.is_chief), *horovod_callbacks()]
     callbacks += chief_only(
         [keras.callbacks.ModelCheckpoint(os.path.join(out, "checkpoint.weights.h5"), save_weights_only=True)],
         runtime.is_chief,
