@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# CenterNet ResNet-101 v1 + FPN, 512x512, COCO 2017, float32, one device (no Horovod).
+# The 8-device recipe's per-device batch (8) and learning rate (1.25e-4 = 1e-3 / 8); 140,000 steps are
+# 1/8 of the data of the 8-device run, so expect a lower mAP unless you raise --num_train_steps.
+#
+#   DATA_DIR=/data/coco2017 MODEL_DIR=runs/r101_fpn_fp32_1dev bash examples/run_scripts/CenterNet_Float32_1Device.sh
+#
+# Extra arguments are passed to `keras-centernet train`; add --use_profiler to trace steps for TensorBoard.
+set -euo pipefail
+DATA_DIR=${DATA_DIR:?set DATA_DIR to the converted COCO 2017 folder}
+MODEL_DIR=${MODEL_DIR:-runs/centernet_r101_fpn_fp32_1dev}
+BATCH_SIZE=${BATCH_SIZE:-8}
+LEARNING_RATE=${LEARNING_RATE:-1.25e-4}
+
+keras-centernet train \
+  --data_dir "$DATA_DIR" \
+  --model_dir "$MODEL_DIR" \
+  --backbone resnet101 \
+  --neck fpn \
+  --image_size 512 \
+  --batch_size "$BATCH_SIZE" \
+  --num_train_steps 140000 \
+  --learning_rate "$LEARNING_RATE" \
+  --warmup_steps 1000 \
+  --eval_every 10000 \
+  --use_gpu \
+  --use_performance \
+  "$@"

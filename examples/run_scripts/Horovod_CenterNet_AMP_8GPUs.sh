@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# CenterNet ResNet-101 v1 + FPN, 512x512, COCO 2017, mixed precision (--use_amp), 8 devices on one host (Horovod).
+# Recipe: 140,000 steps, batch 8 per device (64 global), Adam 1e-3 at global batch 64 dropping x0.1 at 90k
+# and 120k steps, linear warm-up. Works with any 8 devices TensorFlow sees (GPUs or pluggable devices).
+#
+#   DATA_DIR=/data/coco2017 MODEL_DIR=runs/r101_fpn_amp_8dev bash examples/run_scripts/Horovod_CenterNet_AMP_8GPUs.sh
+#
+# DATA_DIR: folder from `keras-centernet convert-coco` (mscoco_label_map.pbtxt + tfrecords/coco_*.record-*).
+# Extra arguments are passed to `keras-centernet train` (e.g. --num_train_steps 1000 for a smoke run).
+set -euo pipefail
+DATA_DIR=${DATA_DIR:?set DATA_DIR to the converted COCO 2017 folder}
+MODEL_DIR=${MODEL_DIR:-runs/centernet_r101_fpn_amp_8dev}
+NUM_DEVICES=${NUM_DEVICES:-8}
+BATCH_SIZE=${BATCH_SIZE:-8}                 # per device
+LEARNING_RATE=${LEARNING_RATE:-1.25e-4}     # per device; scaled by the number of devices -> 1e-3
+
+horovodrun -np "$NUM_DEVICES" -H "localhost:$NUM_DEVICES" \
+  keras-centernet train \
+    --data_dir "$DATA_DIR" \
+    --model_dir "$MODEL_DIR" \
+    --backbone resnet101 \
+    --neck fpn \
+    --image_size 512 \
+    --batch_size "$BATCH_SIZE" \
+    --num_train_steps 140000 \
+    --learning_rate "$LEARNING_RATE" \
+    --warmup_steps 1000 \
+    --eval_every 10000 \
+    --use_horovod \
+    --use_gpu \
+    --use_performance \
+    --use_amp \
+    "$@"
