@@ -88,7 +88,7 @@ def run(args):
         detections_path = args.detections_output or os.path.join(
             os.path.dirname(os.path.abspath(args.output)), "detections.json"
         )
-        _write_json(detections_path, detections)
+        _write_json(detections_path, detections, indent=None)  # COCO results: compact, can be large
         print(f"detections: {detections_path} ({len(detections)} boxes)")
     return 0
 
@@ -127,8 +127,8 @@ def _run_model(args, file_pattern, label_map, ground_truth):
     return metrics, detections, num_images
 
 
-def _write_json(path, value):
+def _write_json(path, value, indent=1):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     with open(path, "w") as file:
-        json.dump(value, file, indent=1)
+        json.dump(value, file, indent=indent)
