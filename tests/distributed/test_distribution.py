@@ -98,3 +98,20 @@ def test_data_parallel_trains_on_two_jax_host_devices():
     result = _run(code, "jax", {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     assert result["strategy"] == "data_parallel" and result["replicas"] == 2
     assert result["iterations"] == 2 and 0 < result["loss"][0] < 1e4
+
+
+@pytest.mark.tensorflow
+def test_pin_local_device_picks_the_local_rank_of_each_device_type(monkeypatch):
+    import tensorflow as tf
+
+    from keras_centernet import distribution
+
+    gpus = [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(4)]
+    others = [tf.config.PhysicalDevice(f"/physical_device:XPU:{i}", "XPU") for i in range(2)]
+    visible, growth = {}, []
+    monkeypatch.setattr(distribution, "_accelerators_tf", lambda tf: {"GPU": gpus, "XPU": others})
+    monkeypatch.setattr(tf.config, "set_visible_devices", lambda devices, kind: visible.update({kind: devices}))
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", lambda device, on: growth.append(device.name))
+    distribution.pin_local_device(3)
+    # GPU 3 for local rank 3; the 2-device type has no device 3, so it is left alone.
+    assert visible == {"GPU": [gpus[3]]} and growth == ["/physical_device:GPU:3"]
