@@ -5,12 +5,17 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from keras_centernet.data.synthetic import make_synthetic_dataset  # noqa: E402
 
 BACKEND = keras.backend.backend()
+
+if BACKEND == "jax":  # JAX compiles each new shape (even weight initializers): keep compiled programs across runs
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser("~/.cache/keras-centernet/jax-compilation"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 @pytest.fixture(autouse=True)
