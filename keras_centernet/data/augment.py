@@ -65,9 +65,45 @@ def _crop_border(side):
     return 128.0 / tf.pow(2.0, halvings)
 
 
-def random_scale_crop(image, boxes, seed, size, scale_range=(0.6, 1.3)):
+def scale_crop(image, boxes, offset, scale, size, pixel_fn=None):
+    """The ``size`` x ``size`` window of ``image`` scaled by ``scale`` whose top-left corner is at ``offset``
+    (y, x) in input pixels; outside the image is 0. Returns (float32 image, boxes in output pixels).
+    ``pixel_fn``: optional per-pixel function (colour jitter) applied to the image pixels before the zero
+    padding is added, so it costs nothing on the padding.
+
+    Fast path for training: slices the visible input pixels (whole pixels), resizes them with
+    ``tf.image.resize`` and pads. Pixel and box mapping is the same affine map per axis
+    ``out = out0 + (p - start) * gain`` (within half an output pixel of ``(p - offset) * scale``).
+    """
+    shape = tf.shape(image)[:2]
+    scale = tf.cast(scale, tf.float32)
+    offset = tf.cast(offset, tf.float32)
+    side = tf.cast(size, tf.float32) / scale
+    start = tf.clip_by_value(tf.cast(tf.floor(offset), tf.int32), 0, shape - 1)
+    stop = tf.clip_by_value(tf.cast(tf.math.ceil(offset + side), tf.int32), start + 1, shape)
+    out0 = tf.cast(tf.round((tf.cast(start, tf.float32) - offset) * scale), tf.int32)
+    length = tf.maximum(tf.cast(tf.round(tf.cast(stop - start, tf.float32) * scale), tf.int32), 1)
+    gain = tf.cast(length, tf.float32) / tf.cast(stop - start, tf.float32)
+    resized = tf.image.resize(image[start[0]:stop[0], start[1]:stop[1]], length)
+    first = tf.maximum(-out0, 0)
+    last = tf.maximum(tf.minimum(length, size - out0), first)
+    visible = resized[first[0]:last[0], first[1]:last[1]]
+    if pixel_fn is not None:
+        visible = pixel_fn(visible)
+    before = tf.clip_by_value(out0, 0, size)
+    after = tf.maximum(size - before - (last - first), 0)
+    output = tf.pad(visible, [[before[0], after[0]], [before[1], after[1]], [0, 0]])
+    output = tf.ensure_shape(output[:size, :size], [size, size, 3])
+    start_xy = tf.cast(tf.stack([start[1], start[0], start[1], start[0]]), tf.float32)
+    out0_xy = tf.cast(tf.stack([out0[1], out0[0], out0[1], out0[0]]), tf.float32)
+    gain_xy = tf.stack([gain[1], gain[0], gain[1], gain[0]])
+    return output, out0_xy + (boxes - start_xy) * gain_xy
+
+
+def random_scale_crop(image, boxes, seed, size, scale_range=(0.6, 1.3), pixel_fn=None):
     """The paper's random scale + crop: a square of side ``max(h, w) * U(scale_range)`` around a random
     centre (kept ``_crop_border`` px inside the image) resized to ``[size, size]``; outside the image is 0.
+    ``pixel_fn``: see ``scale_crop``.
 
     Returns the float32 image and the transformed (unclipped) boxes.
     """
@@ -79,8 +115,7 @@ def random_scale_crop(image, boxes, seed, size, scale_range=(0.6, 1.3)):
     centre_x = tf.random.stateless_uniform([], seeds[1], border_x, tf.maximum(width - border_x, border_x + 1e-3))
     centre_y = tf.random.stateless_uniform([], seeds[2], border_y, tf.maximum(height - border_y, border_y + 1e-3))
     offset = tf.stack([centre_y - side / 2.0, centre_x - side / 2.0])
-    scale = tf.cast(size, tf.float32) / side
-    return resample(image, offset, scale, size), transform_boxes(boxes, offset, scale)
+    return scale_crop(image, boxes, offset, tf.cast(size, tf.float32) / side, size, pixel_fn)
 
 
 def flip_horizontal(image, boxes):
@@ -98,17 +133,21 @@ def random_flip(image, boxes, seed, probability=0.5):
 
 def color_jitter(image, seed, brightness=0.4, contrast=0.4, saturation=0.4):
     """CenterNet colour augmentation on a float 0..255 image: brightness (scale by 1 + U(-b, b)), contrast
-    (blend with the mean grey) and saturation (blend with the pixel's grey), applied in that order in one fused
-    pass, clipped to 0..255."""
+    (blend with the mean grey) and saturation (blend with the pixel's grey), applied in that order, clipped to
+    0..255. All three are linear, so they run as one 3x3 colour matrix and a bias."""
     seeds = tf.random.experimental.stateless_split(seed, 3)
     a_b = 1.0 + tf.random.stateless_uniform([], seeds[0], -brightness, brightness)
     a_c = 1.0 + tf.random.stateless_uniform([], seeds[1], -contrast, contrast)
     a_s = 1.0 + tf.random.stateless_uniform([], seeds[2], -saturation, saturation)
-    gray = tf.tensordot(image, tf.constant(_GRAY_WEIGHTS, image.dtype), axes=[[2], [0]])[..., tf.newaxis]
-    mean = tf.reduce_mean(gray)
-    # brightness x*a_b; contrast x*a_c + mean*(1-a_c); saturation x*a_s + gray*(1-a_s); all linear.
-    scaled = image * (a_s * a_c * a_b) + gray * ((1.0 - a_s) * a_c * a_b) + mean * ((1.0 - a_c) * a_b)
-    return tf.clip_by_value(scaled, 0.0, 255.0)
+    weights = tf.constant(_GRAY_WEIGHTS, tf.float32)
+    # mean grey from every 4th pixel in each direction: the same statistic at 1/16 of the cost
+    mean = tf.reduce_sum(tf.reduce_mean(tf.cast(image[::4, ::4], tf.float32), axis=[0, 1]) * weights)
+    # x*a_b; then x*a_c + mean*(1-a_c); then x*a_s + gray(x)*(1-a_s): out = x @ M + bias
+    matrix = (a_s * a_c * a_b) * tf.eye(3) + ((1.0 - a_s) * a_c * a_b) * weights[:, tf.newaxis] * tf.ones([1, 3])
+    bias = mean * ((1.0 - a_c) * a_b)
+    shape = tf.shape(image)
+    mixed = tf.matmul(tf.reshape(tf.cast(image, tf.float32), [-1, 3]), matrix) + bias
+    return tf.clip_by_value(tf.reshape(mixed, shape), 0.0, 255.0)
 
 
 def pca_lighting(image, seed, std=0.1):

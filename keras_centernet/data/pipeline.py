@@ -155,6 +155,8 @@ def build_dataset(
         seed: int for reproducible shuffling and augmentation (same seed -> same batches); None: random.
         drop_remainder: default ``training``. repeat: repeat forever (training with steps_per_epoch; keeps
             Horovod workers in step).
+        cycle_length: shards read at once (and records decoded at once, at least one per CPU).
+        num_parallel_calls: parallelism of parse / augment / batch (default AUTOTUNE).
 
     Returns batches ``(images float32 [B, S, S, 3] 0..255, {"boxes": float32 [B, max_boxes, 4] xyxy input
     pixels, "labels": int32 [B, max_boxes]})``; evaluation targets add ``"image_info": {"source_id" string
@@ -208,7 +210,7 @@ def build_dataset(
     dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     dataset = dataset.interleave(
         _decode_guarded,
-        cycle_length=os.cpu_count() or 1,
+        cycle_length=max(cycle_length, os.cpu_count() or 1),
         block_length=1,
         num_parallel_calls=num_parallel_calls,
         deterministic=deterministic,
@@ -219,16 +221,21 @@ def build_dataset(
     def train_example(example):
         seeds = tf.random.experimental.stateless_split(tf.stack([example["random"], tf.constant(0, tf.int64)]), 4)
         boxes, labels = _targets_in_pixels(example, table)
-        image, boxes = augment.random_scale_crop(example["image"], boxes, seeds[0], image_size, scale_range)
+        image = example["image"]
+        if flip_probability:  # on the uint8 input: a quarter of the bytes of the float output
+            image, boxes = augment.random_flip(image, boxes, seeds[1], flip_probability)
+
+        def colour(pixels):  # on the image pixels only, before the zero padding of the crop
+            if color_jitter:
+                pixels = augment.color_jitter(pixels, seeds[2], color_jitter, color_jitter, color_jitter)
+            if pca_lighting:
+                pixels = augment.pca_lighting(pixels, seeds[3])
+            return pixels
+
+        image, boxes = augment.random_scale_crop(image, boxes, seeds[0], image_size, scale_range, colour)
         boxes = augment.clip_boxes(boxes, image_size, image_size)
         keep = augment.box_size_mask(boxes, min_box_size)
         boxes, labels = tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
-        if flip_probability:
-            image, boxes = augment.random_flip(image, boxes, seeds[1], flip_probability)
-        if color_jitter:
-            image = augment.color_jitter(image, seeds[2], color_jitter, color_jitter, color_jitter)
-        if pca_lighting:
-            image = augment.pca_lighting(image, seeds[3])
         boxes, labels = pad_boxes(boxes, labels, max_boxes, example["source_id"])
         image = tf.ensure_shape(image, [image_size, image_size, 3])
         return image, {"boxes": boxes, "labels": labels}

@@ -29,7 +29,7 @@ def test_random_scale_crop_keeps_boxes_on_their_pixels_and_inside_the_crop():
         assert np.all(clipped >= 0) and np.all(clipped <= 64)
         xmin, ymin, xmax, ymax = moved.numpy()[0]
         scale = (xmax - xmin) / 60.0
-        np.testing.assert_allclose((ymax - ymin) / 40.0, scale, rtol=1e-5)  # aspect kept
+        np.testing.assert_allclose((ymax - ymin) / 40.0, scale, rtol=0.02)  # aspect kept (whole input pixels)
         seen_scales.append(scale * 160 / 64)  # = 1 / scale factor of the longer side
         # the rectangle's pixels are where its box went: white inside (away from edges), dark outside
         inside = out.numpy()[int(np.ceil(max(ymin, 0))) + 1:int(min(ymax, 64)) - 1,
@@ -128,6 +128,23 @@ def test_letterbox_and_inverse_map_a_box_back_to_its_pixels(height, width, size)
                                box, atol=0.5 / min(scale, 1.0))
     round_trip = augment.unletterbox_boxes(augment.letterbox_boxes(boxes, scale), scale)
     np.testing.assert_allclose(round_trip.numpy(), boxes.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("offset,scale,box", [((-5.3, 7.7), 1.5, (10, 5, 30, 25)),
+                                              ((12.2, -20.6), 0.45, (10, 20, 30, 40))])
+def test_scale_crop_moves_boxes_with_their_pixels(offset, scale, box):
+    import tensorflow as tf
+
+    from keras_centernet.data import augment
+
+    image = tf.constant(_image_with_rectangle(80, 120, box))
+    out, moved = augment.scale_crop(image, tf.constant([box], tf.float32), tf.constant(offset), scale, 64)
+    out, moved = out.numpy()[..., 0], moved.numpy()[0]
+    row, column = int((moved[1] + moved[3]) / 2), int((moved[0] + moved[2]) / 2)
+    measured = [_edge(out[row]), _edge(out[:, column]), 64 - _edge(out[row, ::-1]), 64 - _edge(out[::-1, column])]
+    np.testing.assert_allclose(moved, measured, atol=0.5)
+    expected = (np.array(box, np.float32) - [offset[1], offset[0], offset[1], offset[0]]) * scale
+    np.testing.assert_allclose(moved, expected, atol=0.5 + scale / 2)  # whole input pixels are resized
 
 
 def test_crop_border_follows_the_paper():
