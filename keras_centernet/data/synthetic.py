@@ -99,3 +99,41 @@ def make_synthetic_dataset(num_images, image_size=128, num_classes=3, max_boxes=
         images[i] = image
         all_boxes[i], all_labels[i] = pad_boxes(boxes, labels, max_boxes)
     return images, all_boxes, all_labels
+
+
+def write_synthetic_split(data_dir, split, images, boxes, labels, class_ids=(1, 2, 3), first_id=1, num_shards=1):
+    """Writes a synthetic split as a converted dataset folder (TensorFlow needed here only).
+
+    Images [N, H, W, 3] uint8 go to DIR/{split}_images/{id}.png (lossless) and, with their padded boxes/labels
+    (contiguous labels -> `class_ids`), through the converters' `write_records` to
+    DIR/tfrecords/coco_{split}.record-* plus DIR/mscoco_label_map.pbtxt. Source ids are first_id, first_id + 1, ...
+    Returns the ConversionSummary.
+    """
+    import os
+
+    from PIL import Image
+
+    from keras_centernet.data.conversion import ImageEntry, write_records
+
+    class_ids = [int(i) for i in class_ids]
+    names = SYNTHETIC_CLASS_NAMES[: len(class_ids)]
+    image_dir = os.path.join(data_dir, f"{split}_images")
+    os.makedirs(image_dir, exist_ok=True)
+    entries = []
+    for i, image in enumerate(images):
+        path = os.path.join(image_dir, f"{first_id + i}.png")
+        Image.fromarray(np.asarray(image, np.uint8)).save(path)
+        keep = labels[i] >= 0
+        entries.append(
+            ImageEntry(
+                path=path,
+                source_id=str(first_id + i),
+                filename=os.path.basename(path),
+                width=int(image.shape[1]),
+                height=int(image.shape[0]),
+                boxes=[tuple(float(v) for v in box) for box in boxes[i][keep]],
+                labels=[class_ids[k] for k in labels[i][keep]],
+                texts=[names[k] for k in labels[i][keep]],
+            )
+        )
+    return write_records(entries, data_dir, split, num_shards, dict(zip(class_ids, names)), workers=1, progress=False)

@@ -9,8 +9,9 @@ class CenterNetDecoder(keras.layers.Layer):
     """Peak extraction and box decoding (CenterNet section 4).
 
     A cell is a peak when it equals the 3x3 max-pool of the heatmap (this replaces NMS); the top `max_detections`
-    peaks over all classes become boxes (center + offset +- size / 2) * stride, clipped to the image. Detections with
-    score below `score_threshold` are dropped: rows past `num_detections` are padded (boxes -1, labels -1, scores 0).
+    peaks over all classes become boxes (center + offset +- max(size, 0) / 2) * stride, clipped to the image.
+    Detections with score below `score_threshold` are dropped: rows past `num_detections` are padded (boxes -1,
+    labels -1, scores 0).
 
     Call args:
         outputs: dict with "heatmap" [batch, h, w, classes], "size" [batch, h, w, 2] (w, h in cells) and
@@ -46,7 +47,7 @@ class CenterNetDecoder(keras.layers.Layer):
         ys = ops.cast(cell // width, "float32")
 
         cell_index = ops.expand_dims(cell, -1)
-        box_size = ops.take_along_axis(ops.reshape(size, (batch, -1, 2)), cell_index, axis=1)
+        box_size = ops.maximum(ops.take_along_axis(ops.reshape(size, (batch, -1, 2)), cell_index, axis=1), 0.0)
         box_offset = ops.take_along_axis(ops.reshape(offset, (batch, -1, 2)), cell_index, axis=1)
         cx = xs + box_offset[..., 0]
         cy = ys + box_offset[..., 1]

@@ -1,0 +1,22 @@
+"""Train CenterNet on COCO 2017 TFRecords with the seed recipe's flags (a thin wrapper over `keras-centernet train`).
+
+    python examples/train_coco.py --data_dir /data/coco2017 --model_dir runs/r101_fpn \
+        --backbone resnet101 --image_size 512 --batch_size 16 --num_train_steps 140000 --learning_rate 1e-3
+
+Multi-device: horovodrun -np 8 -H localhost:8 python examples/train_coco.py --use_horovod ... (see run_scripts/).
+"""
+
+import argparse
+import sys
+
+from keras_centernet.commands.train import add_arguments, run
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""`keras-centernet train`: train a CenterNet on a converted dataset folder (the seed recipe's flags)."""
+
+import argparse
+
+
+def str2bool(value):
+    """argparse type for --flag, --flag=true/false/1/0/yes/no."""
+    if isinstance(value, bool):
+        return value
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "y", "on"):
+        return True
+    if lowered in ("0", "false", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {value!r}")
+
+
+def _bool_flag(parser, name, default, help_text):
+    parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default, metavar="BOOL", help=help_text)
+
+
+def add_arguments(parser):
+    """The training flags (shared by `keras-centernet train` and examples/train_coco.py)."""
+    data = parser.add_argument_group("data and output")
+    data.add_argument("--data_dir", required=True, help="converted dataset: mscoco_label_map.pbtxt + tfrecords/")
+    data.add_argument("--model_dir", required=True, help="checkpoints, logs, summary and model.keras go here")
+    data.add_argument("--image_size", type=int, default=512, help="square input side, a multiple of 32 (512)")
+    data.add_argument("--max_boxes", type=int, default=128, help="boxes per image after padding (128)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--backbone", default="resnet101", help="tiny|resnet18|resnet34|resnet50|resnet101")
+    model.add_argument("--neck", default="fpn", choices=("fpn", "deconv"), help="fpn (default) or deconv (paper)")
+    model.add_argument("--backbone_weights", default=None, help="'imagenet' or a keras.applications weights file")
+    model.add_argument(
+        "--fine_tune_ckpt",
+        default=None,
+        help="a .keras or .weights.h5 to start from: loads what matches by name and shape, prints what it skipped",
+    )
+    schedule = parser.add_argument_group("schedule")
+    schedule.add_argument("--batch_size", type=int, default=16, help="images per device per step (16)")
+    schedule.add_argument("--num_train_steps", type=int, default=0, help="total steps; 0: use --epochs (0)")
+    schedule.add_argument("--epochs", type=int, default=1, help="epochs over the training set when steps is 0")
+    schedule.add_argument("--steps_per_epoch", type=int, default=None, help="steps between checkpoints/evals")
+    schedule.add_argument(
+        "--learning_rate", type=float, default=1e-3, help="Adam rate for one device; x0.1 at 64%% and 86%% (1e-3)"
+    )
+    schedule.add_argument("--warmup_steps", type=int, default=0, help="linear warm-up steps (0)")
+    schedule.add_argument("--seed", type=int, default=None, help="seed for weights, shuffling and augmentation")
+    hardware = parser.add_argument_group("hardware and scale")
+    _bool_flag(hardware, "--use_amp", False, "mixed precision (float16 with loss scaling on GPUs, else bfloat16)")
+    hardware.add_argument("--amp_dtype", default="auto", choices=("auto", "float16", "bfloat16"))
+    _bool_flag(hardware, "--use_horovod", False, "Horovod data parallelism (start with horovodrun -np N)")
+    _bool_flag(hardware, "--fp16_allreduce", False, "send Horovod gradients as float16")
+    _bool_flag(hardware, "--use_gpu", True, "use accelerators when present (false: CPU only)")
+    _bool_flag(hardware, "--use_xla", False, "compile the train step with XLA (not with Horovod)")
+    report = parser.add_argument_group("reports")
+    _bool_flag(report, "--use_performance", False, "write model_dir/summary/summary.json (throughput, e2e time)")
+    report.add_argument("--performance_warmup_steps", type=int, default=10, help="steps left out of throughput")
+    _bool_flag(report, "--use_profiler", False, "profile steps --profile_batch into model_dir/logs/profile")
+    report.add_argument("--profile_batch", default="10,20", help="first,last step to profile (10,20)")
+    report.add_argument("--eval_every", type=int, default=0, help="COCO mAP on the val split every N epochs (0: off)")
+    report.add_argument("--verbose", type=int, default=1, help="0: quiet, 1: per-epoch lines")
+    return parser
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "train",
+        help="train a CenterNet on a converted dataset",
+        description="Train CenterNet with model.fit on DIR/tfrecords/coco_train.record-*. Rerun the same command "
+        "to resume after an interruption. Multi-device: horovodrun -np N keras-centernet train --use_horovod ...",
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args):
+    from keras_centernet.callbacks.profiler import parse_profile_batch
+    from keras_centernet.training import train
+
+    train(
+        args.data_dir,
+        args.model_dir,
+        backbone=args.backbone,
+        neck=args.neck,
+        backbone_weights=args.backbone_weights,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        num_train_steps=args.num_train_steps,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        max_boxes=args.max_boxes,
+        fine_tune_ckpt=args.fine_tune_ckpt,
+        use_amp=args.use_amp,
+        amp_dtype=args.amp_dtype,
+        use_horovod=args.use_horovod,
+        fp16_allreduce=args.fp16_allreduce,
+        use_gpu=args.use_gpu,
+        use_xla=args.use_xla,
+        use_profiler=args.use_profiler,
+        profile_batch=parse_profile_batch(args.profile_batch),
+        use_performance=args.use_performance,
+        performance_warmup_steps=args.performance_warmup_steps,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    return 0
