@@ -22,7 +22,7 @@ keras-centernet train \
   --num_train_steps 140000 \
   --learning_rate "$LEARNING_RATE" \
   --warmup_steps 1000 \
-  --eval_every 10000 \
+  --eval_every 10 \
   --use_gpu \
   --use_performance \
   "$@"

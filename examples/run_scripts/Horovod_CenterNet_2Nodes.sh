@@ -30,7 +30,7 @@ horovodrun -np "$NUM_PROCESSES" -H "$HOSTS" ${IFACE_ARGS[@]+"${IFACE_ARGS[@]}"} 
     --num_train_steps 140000 \
     --learning_rate "$LEARNING_RATE" \
     --warmup_steps 1000 \
-    --eval_every 10000 \
+    --eval_every 10 \
     --use_horovod \
     --use_gpu \
     --use_performance \
