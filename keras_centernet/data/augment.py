@@ -176,5 +176,6 @@ def letterbox_boxes(boxes, scale):
 
 
 def unletterbox_boxes(boxes, scale):
-    """Boxes in letterboxed input pixels -> original pixels (the inverse of ``letterbox_boxes``)."""
+    """Boxes in letterboxed input pixels -> original pixels (the inverse of ``letterbox_boxes``); for a
+    batch [B, K, 4] pass ``image_info["scale"][:, None, None]``."""
     return boxes / scale

@@ -7,15 +7,17 @@ the shards in parallel worker processes with a progress bar, and returns a ``Con
 
 import concurrent.futures
 import dataclasses
+import glob
 import io
 import multiprocessing
 import os
 import queue
+import sys
 
 from keras_centernet.data import layout
 
 # Formats TensorFlow's image decoders read; other files (TIFF, BMP, WebP, ...) are re-encoded as PNG.
-_STORED_FORMATS = {"JPEG": "jpeg", "PNG": "png"}
+_STORED_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png"}  # MPO: camera JPEGs with a second picture
 _MAX_NAMED = 10
 _MIN_IMAGES_PER_POOL = 256
 
@@ -203,6 +205,26 @@ def _write_shard(task, report=None):
     return summary
 
 
+def _write_or_check_label_map(path, categories):
+    """Write the label map, or check that the one already there (from another split) has the same classes."""
+    from keras_centernet.data.label_map import read_label_map, write_label_map
+
+    new = {int(k): str(v) for k, v in categories.items()} if isinstance(categories, dict) else {
+        int(c["id"]): str(c["name"]) for c in categories}
+    if os.path.isfile(path):
+        try:
+            existing = read_label_map(path)
+        except ValueError:
+            existing = None
+        if existing is not None and existing != dict(sorted(new.items())):
+            raise ConversionError(
+                f"{path} already lists other classes ({len(existing)}: {list(existing.items())[:5]} ...) than this "
+                f"conversion ({len(new)}: {sorted(new.items())[:5]} ...): every split of a dataset folder needs the "
+                "same label map. Write to a new --output folder or give both splits the same categories."
+            )
+    write_label_map(path, new)
+
+
 def write_records(
     entries,
     output_dir,
@@ -226,8 +248,6 @@ def write_records(
     """
     from tqdm import tqdm
 
-    from keras_centernet.data.label_map import write_label_map
-
     if num_shards < 1:
         raise ValueError(f"num_shards must be >= 1, got {num_shards}")
     entries = list(entries)
@@ -241,12 +261,18 @@ def write_records(
     missing_ids = {id(entry) for entry in missing}
     entries = [entry for entry in entries if id(entry) not in missing_ids]
 
-    write_label_map(layout.label_map_path(output_dir), categories)
+    _write_or_check_label_map(layout.label_map_path(output_dir), categories)
     os.makedirs(os.path.join(output_dir, layout.RECORDS_DIRNAME), exist_ok=True)
     tasks = [
         (layout.shard_path(output_dir, split, index, num_shards, prefix), entries[index::num_shards], skip_invalid)
         for index in range(num_shards)
     ]
+    stale = sorted(set(glob.glob(layout.record_file_pattern(output_dir, split, prefix))) - {t[0] for t in tasks})
+    for path in stale:  # shards of an earlier conversion with another shard count would be read too
+        os.remove(path)
+    if stale:
+        first = os.path.basename(stale[0])
+        print(f"removed {len(stale)} shards of an earlier {prefix}_{split} conversion ({first} ...)", file=sys.stderr)
     if workers is None:  # starting a worker (it imports TensorFlow) costs seconds: not worth it for a few images
         workers = (os.cpu_count() or 1) if len(entries) >= _MIN_IMAGES_PER_POOL else 1
     workers = max(1, min(workers, num_shards))

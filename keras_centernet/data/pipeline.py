@@ -143,8 +143,8 @@ def build_dataset(
         training: True: shuffle, random scale (``scale_range`` of the longer side) + crop to ``image_size``,
             horizontal flip (``flip_probability``), colour jitter (brightness, contrast, saturation
             ``color_jitter``; 0 disables), optional PCA lighting; boxes clipped to the crop and those
-            narrower or shorter than ``min_box_size`` px dropped. False: files in order, letterbox to
-            ``image_size`` (see augment.letterbox) and ``image_info`` kept.
+            narrower or shorter than ``min_box_size`` px dropped. False: records in a fixed order, boxes
+            clipped to the image, letterbox to ``image_size`` (see augment.letterbox), ``image_info`` kept.
         batch_size: images per batch (per Horovod worker when sharded).
         image_size: side of the square model input (a multiple of 32).
         max_boxes: boxes per image after padding with -1 (more are truncated with a logged warning).
@@ -244,6 +244,7 @@ def build_dataset(
         boxes, labels = _targets_in_pixels(example, table)
         shape = tf.shape(example["image"])
         image, scale = augment.letterbox(example["image"], image_size)
+        boxes = augment.clip_boxes(boxes, shape[0], shape[1])
         boxes, labels = pad_boxes(augment.letterbox_boxes(boxes, scale), labels, max_boxes, example["source_id"])
         info = {"source_id": example["source_id"], "height": shape[0], "width": shape[1], "scale": scale}
         image = tf.ensure_shape(image, [image_size, image_size, 3])

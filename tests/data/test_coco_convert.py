@@ -115,3 +115,18 @@ def test_parallel_workers_write_the_same_records(tiny_coco, tmp_path, read_recor
     for source_id in one:
         np.testing.assert_array_equal(one[source_id]["boxes"], two[source_id]["boxes"])
         assert one[source_id]["encoded"] == two[source_id]["encoded"]
+
+
+def test_reconverting_removes_stale_shards_and_checks_the_label_map(tiny_coco, tmp_path, coco_writer, encode_image):
+    from keras_centernet.data import ConversionError, convert_coco
+
+    output = str(tmp_path / "out")
+    _convert(tiny_coco, output, num_shards=3)
+    _convert(tiny_coco, output, num_shards=2)  # the 3-shard files would otherwise be read as well
+    assert sorted(os.listdir(os.path.join(output, "tfrecords"))) == [
+        "coco_val.record-00000-of-00002", "coco_val.record-00001-of-00002"]
+    other = [{"id": 1, "name": "cat"}, {"id": 2, "name": "cow"}]
+    json_path, image_dir = coco_writer(str(tmp_path / "other"), {"a.jpg": (encode_image(8, 8), 8, 8, 1)}, [],
+                                       categories=other)
+    with pytest.raises(ConversionError, match="mscoco_label_map.pbtxt already lists other classes"):
+        convert_coco(json_path, image_dir, output, split="train", num_shards=1, progress=False)
