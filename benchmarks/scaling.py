@@ -10,8 +10,9 @@ gradients (``hvd.grouped_allreduce`` over tensors shaped like the trainable vari
 images/s, per-rank images/s, scaling efficiency = throughput(N) / (N x throughput(1)) (the ratio against
 the 1-rank reference measured in the same run), step time, all-reduce time per step and its share.
 
-On a CPU-only machine the ranks share the cores, so efficiency says more about core contention than
-about Horovod; on a multi-GPU host pass --use_gpu (each rank pins the GPU of its local rank).
+On a CPU-only machine the ranks share the cores (one TensorFlow process already uses them all), so
+efficiency says more about core contention than about Horovod; ``--threads_per_rank 1`` gives each rank
+one core's worth of threads. On a multi-GPU host pass --use_gpu (each rank pins its local rank's GPU).
 """
 
 import argparse
@@ -38,6 +39,9 @@ def parse_args(argv=None):
     parser.add_argument("--allreduce_repeats", type=int, default=20)
     parser.add_argument("--compression", choices=("none", "fp16"), default="none")
     parser.add_argument("--use_gpu", action="store_true", help="train on accelerators (default: CPU only)")
+    parser.add_argument(
+        "--threads_per_rank", type=int, default=0, help="TensorFlow CPU threads per rank (0: TensorFlow's default)"
+    )
     parser.add_argument("--worker", metavar="RESULT_JSON", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -51,6 +55,10 @@ def worker(args):
     import keras
     import numpy as np
     import tensorflow as tf
+
+    if args.threads_per_rank:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads_per_rank)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads_per_rank)
 
     from keras_centernet.callbacks.horovod import (
         HorovodGradientReducer,
@@ -126,7 +134,8 @@ def launch(args, ranks, result_path):
         sys.exit("horovodrun not found: build Horovod with scripts/install_horovod.sh")
     command = [horovodrun, "--gloo", "-np", str(ranks), "-H", f"localhost:{ranks}", sys.executable, __file__]
     command += ["--worker", result_path]
-    for name in ("backbone", "neck", "image_size", "batch_size", "steps", "warmup_steps", "allreduce_repeats"):
+    names = ("backbone", "neck", "image_size", "batch_size", "steps", "warmup_steps", "allreduce_repeats")
+    for name in (*names, "threads_per_rank"):
         command += [f"--{name}", str(getattr(args, name))]
     command += ["--compression", args.compression] + (["--use_gpu"] if args.use_gpu else [])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
@@ -154,6 +163,7 @@ def main(argv=None):
         f"Horovod scaling: CenterNet {args.backbone}/{args.neck} {args.image_size}px, batch {args.batch_size}/rank, "
         f"{args.steps} timed steps after {args.warmup_steps} warm-up, compression {args.compression}, "
         f"gradients {reference['gradient_megabytes']:.2f} MiB, {os.cpu_count()} CPU cores, "
+        f"threads/rank {args.threads_per_rank or 'default'}, "
         f"devices {reference['devices']}"
     )
     header = ("ranks", 5), ("images/s", 10), ("per rank", 10), ("efficiency", 10), ("step ms", 9), ("allreduce ms", 13)
