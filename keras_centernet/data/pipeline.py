@@ -162,6 +162,9 @@ def build_dataset(
     pixels, "labels": int32 [B, max_boxes]})``; evaluation targets add ``"image_info": {"source_id" string
     [B], "height" int32 [B], "width" int32 [B], "scale" float32 [B]}`` (original = input / scale).
     """
+    for name, value in (("batch_size", batch_size), ("image_size", image_size), ("max_boxes", max_boxes)):
+        if int(value) < 1:
+            raise ValueError(f"build_dataset: {name} must be >= 1, got {value}")
     files = _list_files(file_pattern)
     ids = resolve_class_ids(label_map, file_pattern)
     table = tf.lookup.StaticHashTable(
@@ -183,14 +186,14 @@ def build_dataset(
             dataset = dataset.shard(count, index)
         else:
             shard_records = True
-    if training:
+    if training and not shard_records:  # (record sharding needs the same record order on every worker)
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.interleave(
         lambda path: tf.data.TFRecordDataset(path, buffer_size=_RECORD_BUFFER_BYTES),
         cycle_length=max(1, min(cycle_length, len(files))),
         block_length=1,
         num_parallel_calls=AUTOTUNE,
-        deterministic=deterministic,
+        deterministic=deterministic or shard_records,  # every worker must cut the same record order
     )
     if shard_records:
         dataset = dataset.shard(count, index)

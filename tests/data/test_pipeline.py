@@ -163,3 +163,34 @@ def test_label_map_is_found_beside_the_records_or_asked_for(dataset_dir, record_
         build_dataset(_pattern(dataset_dir), training=True, batch_size=2)
     with pytest.raises(FileNotFoundError, match="no TFRecord files match .*nothing-here"):
         build_dataset(os.path.join(dataset_dir, "nothing-here*"), training=True, batch_size=2, label_map=CLASS_IDS)
+
+
+def test_training_boxes_stay_on_their_objects(record_writer):
+    import io
+
+    from PIL import Image
+
+    from keras_centernet.data import build_dataset, tfrecord
+
+    pixels = np.zeros((60, 90, 3), np.uint8)
+    box = (20, 15, 50, 45)
+    pixels[box[1]:box[3], box[0]:box[2]] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    record = tfrecord.encode_example(buffer.getvalue(), image_format="png", height=60, width=90, source_id="sq",
+                                     boxes=[[20 / 90, 15 / 60, 50 / 90, 45 / 60]], labels=[1])
+    path = record_writer("square.record", [record] * 16)
+    dataset = build_dataset(path, training=True, batch_size=16, image_size=64, label_map=[1], seed=5,
+                            color_jitter=0.0, shuffle_buffer=0)
+    images, targets = next(iter(dataset))
+    images, boxes = images.numpy()[..., 0], targets["boxes"].numpy()
+    flipped = 0
+    for image, (xmin, ymin, xmax, ymax) in zip(images, boxes[:, 0], strict=True):
+        assert xmax - xmin >= 2 and ymax - ymin >= 2
+        inner = image[int(np.ceil(ymin)) + 1:int(ymax) - 1, int(np.ceil(xmin)) + 1:int(xmax) - 1]
+        assert inner.size and inner.min() > 250
+        outside = image.copy()
+        outside[max(int(ymin) - 1, 0):int(np.ceil(ymax)) + 1, max(int(xmin) - 1, 0):int(np.ceil(xmax)) + 1] = 0
+        assert outside.max() < 5
+        flipped += int((xmin + xmax) / 2 > 32)  # the square sits left of centre unless flipped (or shifted)
+    assert 0 < flipped < 16
