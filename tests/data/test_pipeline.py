@@ -194,3 +194,18 @@ def test_training_boxes_stay_on_their_objects(record_writer):
         assert outside.max() < 5
         flipped += int((xmin + xmax) / 2 > 32)  # the square sits left of centre unless flipped (or shifted)
     assert 0 < flipped < 16
+
+
+def test_training_shards_are_disjoint_without_a_seed(encode_image, record_writer):
+    from keras_centernet.data import build_dataset
+
+    records = [_example(encode_image, str(i), boxes=[(5, 5, 40, 40)], labels=[i + 1]) for i in range(6)]
+    path = record_writer("six.record", records)
+
+    def labels(index):
+        dataset = build_dataset(path, training=True, batch_size=1, image_size=32, label_map=list(range(1, 7)),
+                                shard=(2, index), scale_range=(1.0, 1.0))
+        return [int(targets["labels"][0, 0]) for _, targets in dataset]
+
+    first, second = labels(0), labels(1)
+    assert sorted(first + second) == list(range(6))
