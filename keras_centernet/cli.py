@@ -6,7 +6,11 @@ heavy imports inside the function it runs, so `keras-centernet --help` stays fas
 
 import argparse
 import importlib
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hides the output users need; override to see it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 COMMANDS = (
     "train",

@@ -46,3 +46,16 @@ def tiny_model():
 
     return make
 
+
+
+@pytest.fixture(scope="session")
+def synthetic_records(tmp_path_factory):
+    """A converted dataset folder of 64 px synthetic images: 48 train (2 shards), 16 val; ids (3, 17, 90)."""
+    from keras_centernet.data.synthetic import write_synthetic_split
+
+    data_dir = str(tmp_path_factory.mktemp("synthetic_records"))
+    images, boxes, labels = make_synthetic_dataset(48, image_size=64, max_boxes=8, seed=11)
+    write_synthetic_split(data_dir, "train", images, boxes, labels, class_ids=(3, 17, 90), num_shards=2)
+    images, boxes, labels = make_synthetic_dataset(16, image_size=64, max_boxes=8, seed=12)
+    write_synthetic_split(data_dir, "val", images, boxes, labels, class_ids=(3, 17, 90), first_id=1000)
+    return data_dir
