@@ -22,7 +22,7 @@ def add_parser(subparsers):
         "--num-shards", type=int, default=None, help="number of shards (default: 100 for train, 10 otherwise)"
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="writer processes (default: one per CPU; 1 under 256 images)"
+        "--workers", type=int, default=None, help="writer processes (default: one per CPU; 1 under 20,000 images)"
     )
     parser.add_argument(
         "--skip-invalid", action="store_true", help="skip missing images / unknown categories and report them"

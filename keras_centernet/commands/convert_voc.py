@@ -20,7 +20,7 @@ def add_parser(subparsers):
     parser.add_argument("--num-shards", type=int, default=1, help="number of shards (default: 1)")
     parser.add_argument("--classes", default=None, help="comma-separated class names in id order (ids 1..N)")
     parser.add_argument(
-        "--workers", type=int, default=None, help="writer processes (default: one per CPU; 1 under 256 images)"
+        "--workers", type=int, default=None, help="writer processes (default: one per CPU; 1 under 20,000 images)"
     )
     parser.add_argument(
         "--skip-invalid", action="store_true", help="skip missing images / unknown classes and report them"
