@@ -55,7 +55,12 @@ def read_coco_entries(annotations):
             invalid.append(f"{source}: annotation {annotation.get('id')} of image {entry.filename} has unknown "
                            f"category id {category_id}")
             continue
-        x, y, width, height = (float(v) for v in annotation["bbox"])
+        try:
+            x, y, width, height = (float(v) for v in annotation["bbox"])
+        except (KeyError, TypeError, ValueError):
+            invalid.append(f"{source}: annotation {annotation.get('id')} of image {entry.filename} has no "
+                           f"[x, y, width, height] bbox: {annotation.get('bbox')!r}")
+            continue
         entry.boxes.append((x, y, x + width, y + height))
         entry.labels.append(int(category_id))
         entry.texts.append(categories[category_id])

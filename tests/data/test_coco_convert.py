@@ -69,6 +69,7 @@ def test_unknown_category_stops_unless_skip_invalid(tmp_path, encode_image, coco
     annotations = [
         {"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "iscrowd": 0, "area": 25.0},
         {"id": 6, "image_id": 1, "category_id": 99, "bbox": [2, 2, 5, 5], "iscrowd": 0, "area": 25.0},
+        {"id": 7, "image_id": 1, "category_id": 1, "bbox": [2, 2], "iscrowd": 0, "area": 25.0},
     ]
     json_path, image_dir = coco_writer(str(tmp_path / "c"), images, annotations)
     from keras_centernet.data import convert_coco
@@ -77,7 +78,8 @@ def test_unknown_category_stops_unless_skip_invalid(tmp_path, encode_image, coco
         convert_coco(json_path, image_dir, str(tmp_path / "o"), split="val", num_shards=1, progress=False)
     summary = convert_coco(json_path, image_dir, str(tmp_path / "o"), split="val", num_shards=1,
                            skip_invalid=True, progress=False)
-    assert (summary.boxes, summary.skipped_annotations) == (1, 1)
+    assert (summary.boxes, summary.skipped_annotations) == (1, 2)
+    assert "annotation 7 of image a.jpg has no [x, y, width, height] bbox" in summary.format()
     record = read_records(str(tmp_path / "o" / "tfrecords" / "*"))["1"]
     np.testing.assert_array_equal(record["labels"], [1])
 
