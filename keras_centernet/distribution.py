@@ -166,7 +166,9 @@ def _data_parallel_runtime(devices=None):
     )
 
 
-def _num_accelerators():
+def num_accelerators():
+    """Accelerators (non-CPU devices) the active backend sees: TensorFlow GPUs and pluggable devices, JAX
+    GPUs/TPUs; 0 on other backends."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -177,6 +179,9 @@ def _num_accelerators():
 
         return len([d for d in jax.devices() if d.platform != "cpu"])
     return 0
+
+
+_num_accelerators = num_accelerators  # the name training.py imports
 
 
 def _launched_by_horovodrun():
@@ -203,7 +208,7 @@ def setup_distribution(strategy="auto", use_gpu=True, devices=None):
     if strategy == "auto":
         if _launched_by_horovodrun() and backend == "tensorflow":
             strategy = "horovod"
-        elif (devices is not None and len(devices) > 1) or (use_gpu and _num_accelerators() > 1):
+        elif (devices is not None and len(devices) > 1) or (use_gpu and num_accelerators() > 1):
             strategy = "mirrored" if backend == "tensorflow" else "data_parallel"
         else:
             strategy = "single"
