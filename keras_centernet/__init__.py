@@ -7,11 +7,11 @@ TensorFlow is imported by `keras_centernet.data`, the Horovod callbacks and the 
 
 __version__ = "0.1.0"
 
-from keras_centernet.callbacks.horovod import WarmupPiecewiseSchedule  # noqa: E402
 from keras_centernet.layers import CenterNetDecoder, CenterNetHead, CenterNetLabelEncoder  # noqa: E402
 from keras_centernet.losses import MaskedL1Loss, PenaltyReducedFocalLoss  # noqa: E402
 from keras_centernet.models import CenterNet, backbone_from_model, build_backbone, build_neck  # noqa: E402
 from keras_centernet.models.weights import load_matching_weights  # noqa: E402
+from keras_centernet.schedules import WarmupPiecewiseSchedule  # noqa: E402
 
 __all__ = [
     "CenterNet",

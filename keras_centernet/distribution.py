@@ -181,7 +181,6 @@ def num_accelerators():
     return 0
 
 
-_num_accelerators = num_accelerators  # the name training.py imports
 
 
 def _launched_by_horovodrun():

@@ -31,9 +31,9 @@ def precision_policy(use_amp, amp_dtype="auto", use_gpu=True):
         return f"mixed_{amp_dtype}"
     if amp_dtype != "auto":
         raise ValueError(f"amp_dtype={amp_dtype!r}: expected auto, float16 or bfloat16")
-    from keras_centernet.distribution import _num_accelerators
+    from keras_centernet.distribution import num_accelerators
 
-    return "mixed_float16" if use_gpu and _num_accelerators() > 0 else "mixed_bfloat16"
+    return "mixed_float16" if use_gpu and num_accelerators() > 0 else "mixed_bfloat16"
 
 
 def count_records(file_pattern):
@@ -121,13 +121,13 @@ def train(
         chief_verbose,
         horovod_callbacks,
         horovod_jit_compile,
-        make_learning_rate_schedule,
     )
     from keras_centernet.callbacks.profiler import make_profiler_callback, tensorboard_available
     from keras_centernet.data import layout
     from keras_centernet.data.pipeline import build_dataset
     from keras_centernet.models.centernet import CenterNet
     from keras_centernet.models.weights import load_matching_weights
+    from keras_centernet.schedules import make_learning_rate_schedule
 
     policy = precision_policy(use_amp, amp_dtype, use_gpu)
     keras.mixed_precision.set_global_policy(policy)
@@ -199,16 +199,17 @@ def train(
         )
     checkpoint_dir = os.path.join(model_dir, "checkpoints")
     writers = [keras.callbacks.ModelCheckpoint(os.path.join(checkpoint_dir, "epoch_{epoch:03d}.keras"))]
-    if tensorboard_available():
-        writers.append(keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"), profile_batch=0))
     if eval_every and eval_every > 0:
         writers.append(
             keras.callbacks.ModelCheckpoint(
                 os.path.join(checkpoint_dir, "best_val_AP.keras"), monitor="val_AP", mode="max", save_best_only=True
             )
         )
-    if use_profiler:
-        writers.append(make_profiler_callback(os.path.join(model_dir, "logs", "profile"), profile_batch))
+    log_dir = os.path.join(model_dir, "logs")
+    if tensorboard_available():  # one TensorBoard callback: scalars, plus the profile with use_profiler
+        writers.append(keras.callbacks.TensorBoard(log_dir, profile_batch=profile_batch if use_profiler else 0))
+    elif use_profiler:
+        writers.append(make_profiler_callback(os.path.join(log_dir, "profile"), profile_batch))
     if use_performance:
         from keras_centernet.callbacks.performance import PerformanceCallback
 

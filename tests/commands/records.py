@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from keras_centernet.data.synthetic import SYNTHETIC_CLASS_NAMES
 
@@ -15,31 +14,10 @@ SYNTHETIC_IDS = (3, 17, 90)
 
 
 def write_synthetic_split(data_dir, split, images, boxes, labels, first_id=1):
-    """Write uint8 images [N, H, W, 3] (PNG, lossless) + padded boxes/labels as DIR/tfrecords/coco_{split}.*
-    with the label map, through the converters' `write_records`. Source ids are first_id, first_id + 1, ..."""
-    from keras_centernet.data.conversion import ImageEntry, write_records
+    """The library's synthetic split writer with this module's non-contiguous ids (SYNTHETIC_IDS)."""
+    from keras_centernet.data import synthetic
 
-    image_dir = os.path.join(data_dir, f"{split}_images")
-    os.makedirs(image_dir, exist_ok=True)
-    entries = []
-    for i, image in enumerate(images):
-        path = os.path.join(image_dir, f"{first_id + i}.png")
-        Image.fromarray(image).save(path)
-        keep = labels[i] >= 0
-        entries.append(
-            ImageEntry(
-                path=path,
-                source_id=str(first_id + i),
-                filename=os.path.basename(path),
-                width=image.shape[1],
-                height=image.shape[0],
-                boxes=[tuple(float(v) for v in box) for box in boxes[i][keep]],
-                labels=[SYNTHETIC_IDS[k] for k in labels[i][keep]],
-                texts=[SYNTHETIC_CLASS_NAMES[k] for k in labels[i][keep]],
-            )
-        )
-    categories = dict(zip(SYNTHETIC_IDS, SYNTHETIC_CLASS_NAMES))
-    write_records(entries, data_dir, split, 1, categories, workers=1, progress=False)
+    synthetic.write_synthetic_split(data_dir, split, images, boxes, labels, class_ids=SYNTHETIC_IDS, first_id=first_id)
     return data_dir
 
 
