@@ -7,7 +7,7 @@
    installed package (imgaug's quokka.jpg; the model only knows rectangles, ellipses and triangles);
 5. prints a table of results and output paths.
 
-    python examples/quickstart.py [--output demo_output] [--steps 1200] [--image-size 96]
+    python examples/quickstart.py [--output demo_output] [--steps 1600] [--image-size 64]
 """
 
 import argparse
@@ -27,7 +27,7 @@ def real_photo():
     return path if os.path.isfile(path) else None
 
 
-def write_dataset(data_dir, image_size, train_images, val_images, heldout_dir, heldout_images):
+def write_dataset(data_dir, image_size, train_images, val_images, heldout_dir, heldout_images, heldout_size=256):
     from PIL import Image
 
     from keras_centernet.data.synthetic import make_synthetic_dataset, write_synthetic_split
@@ -37,7 +37,8 @@ def write_dataset(data_dir, image_size, train_images, val_images, heldout_dir, h
     images, boxes, labels = make_synthetic_dataset(val_images, image_size, max_boxes=16, seed=1)
     write_synthetic_split(data_dir, "val", images, boxes, labels, first_id=100000)
     os.makedirs(heldout_dir, exist_ok=True)
-    images, _, _ = make_synthetic_dataset(heldout_images, image_size, max_boxes=16, seed=2)
+    # larger pictures for drawing: `detect` letterboxes any size to the model's input and maps boxes back
+    images, _, _ = make_synthetic_dataset(heldout_images, heldout_size, max_boxes=16, seed=2)
     for i, image in enumerate(images):
         Image.fromarray(image).save(os.path.join(heldout_dir, f"heldout_{i}.png"))
 
@@ -45,10 +46,10 @@ def write_dataset(data_dir, image_size, train_images, val_images, heldout_dir, h
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", default="demo_output", help="everything is written here (demo_output)")
-    parser.add_argument("--image-size", type=int, default=96, help="image and model input side (96)")
+    parser.add_argument("--image-size", type=int, default=64, help="image and model input side (64)")
     parser.add_argument("--train-images", type=int, default=4000)
     parser.add_argument("--val-images", type=int, default=200)
-    parser.add_argument("--steps", type=int, default=1200, help="training steps of --batch-size images")
+    parser.add_argument("--steps", type=int, default=1600, help="training steps of --batch-size images (1600)")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
 
