@@ -7,22 +7,6 @@
 #
 # Extra arguments are passed to `keras-centernet train`; add --use_profiler to trace steps for TensorBoard.
 set -euo pipefail
-DATA_DIR=${DATA_DIR:?set DATA_DIR to the converted COCO 2017 folder}
-MODEL_DIR=${MODEL_DIR:-runs/centernet_r101_fpn_fp32_1dev}
-BATCH_SIZE=${BATCH_SIZE:-8}
-LEARNING_RATE=${LEARNING_RATE:-1.25e-4}
+source "$(dirname "${BASH_SOURCE[0]}")/recipe.sh" runs/centernet_r101_fpn_fp32_1dev
 
-keras-centernet train \
-  --data_dir "$DATA_DIR" \
-  --model_dir "$MODEL_DIR" \
-  --backbone resnet101 \
-  --neck fpn \
-  --image_size 512 \
-  --batch_size "$BATCH_SIZE" \
-  --num_train_steps 140000 \
-  --learning_rate "$LEARNING_RATE" \
-  --warmup_steps 1000 \
-  --eval_every 10 \
-  --use_gpu \
-  --use_performance \
-  "$@"
+keras-centernet train "${RECIPE_ARGS[@]}" "$@"

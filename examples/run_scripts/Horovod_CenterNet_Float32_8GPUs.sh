@@ -10,25 +10,8 @@
 # DATA_DIR: folder from `keras-centernet convert-coco` (mscoco_label_map.pbtxt + tfrecords/coco_*.record-*).
 # Extra arguments are passed to `keras-centernet train` (e.g. --num_train_steps 1000 for a smoke run).
 set -euo pipefail
-DATA_DIR=${DATA_DIR:?set DATA_DIR to the converted COCO 2017 folder}
-MODEL_DIR=${MODEL_DIR:-runs/centernet_r101_fpn_fp32_8dev}
+source "$(dirname "${BASH_SOURCE[0]}")/recipe.sh" runs/centernet_r101_fpn_fp32_8dev
 NUM_DEVICES=${NUM_DEVICES:-8}
-BATCH_SIZE=${BATCH_SIZE:-8}                 # per device
-LEARNING_RATE=${LEARNING_RATE:-1.25e-4}     # per device; scaled by the number of devices -> 1e-3
 
 horovodrun -np "$NUM_DEVICES" -H "localhost:$NUM_DEVICES" \
-  keras-centernet train \
-    --data_dir "$DATA_DIR" \
-    --model_dir "$MODEL_DIR" \
-    --backbone resnet101 \
-    --neck fpn \
-    --image_size 512 \
-    --batch_size "$BATCH_SIZE" \
-    --num_train_steps 140000 \
-    --learning_rate "$LEARNING_RATE" \
-    --warmup_steps 1000 \
-    --eval_every 10 \
-    --use_horovod \
-    --use_gpu \
-    --use_performance \
-    "$@"
+  keras-centernet train "${RECIPE_ARGS[@]}" --use_horovod "$@"
