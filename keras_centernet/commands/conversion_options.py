@@ -1,0 +1,38 @@
+"""Flags and error handling shared by the dataset converters (`convert-coco`, `convert-voc`)."""
+
+import sys
+
+
+def add_writer_arguments(parser, num_shards_default, num_shards_help, invalid_help):
+    """--output, --split, --num-shards, --workers, --skip-invalid, --no-progress."""
+    parser.add_argument("--output", required=True, help="dataset folder to write (created)")
+    parser.add_argument("--split", default="train", help="split name in the shard names (default: train)")
+    parser.add_argument("--num-shards", type=int, default=num_shards_default, help=num_shards_help)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="writer processes (default: one per CPU; 1 under 20,000 images)"
+    )
+    parser.add_argument("--skip-invalid", action="store_true", help=invalid_help)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_conversion(command, convert, args, *inputs, **options):
+    """Calls `convert(*inputs, output, split=..., num_shards=..., workers=..., skip_invalid=..., progress=...,
+    **options)`, prints its summary, and turns bad input into a one-line error naming the command (exit 1)."""
+    from keras_centernet.data.conversion import ConversionError
+
+    try:
+        summary = convert(
+            *inputs,
+            args.output,
+            split=args.split,
+            num_shards=args.num_shards,
+            workers=args.workers,
+            skip_invalid=args.skip_invalid,
+            progress=not args.no_progress,
+            **options,
+        )
+    except (ConversionError, ValueError, FileNotFoundError) as error:
+        print(f"{command}: error: {error}", file=sys.stderr)
+        return 1
+    print(summary.format())
+    return 0
