@@ -1,7 +1,7 @@
 """It learns: a tiny CenterNet trained on the synthetic set reaches COCO AP50 >= 0.8 on held-out images.
 
 Each run is ~1.5 minutes on 2 CPU cores (64 px, 512 steps of batch 32 on fresh synthetic images, so the model cannot
-memorize), evaluated through `evaluation/coco.py`.
+memorize), evaluated through `evaluation/coco.py` (see `evaluation/synthetic_training.py`).
 """
 
 import keras
@@ -9,39 +9,17 @@ import numpy as np
 import pytest
 
 from keras_centernet import CenterNet
-from keras_centernet.data.synthetic import SYNTHETIC_CLASS_NAMES, make_synthetic_dataset
-from keras_centernet.evaluation.coco import evaluate_model
-
-IMAGE_SIZE, TRAIN_IMAGES, EPOCHS, BATCH = 64, 4096, 4, 32
+from keras_centernet.evaluation.synthetic_training import synthetic_train_and_test_sets, train_and_evaluate_synthetic
 
 
 @pytest.fixture(scope="module")
-def train_and_test_sets():
-    return (
-        make_synthetic_dataset(TRAIN_IMAGES, IMAGE_SIZE, max_boxes=8, seed=0),
-        make_synthetic_dataset(64, IMAGE_SIZE, max_boxes=8, seed=123),
-    )
-
-
-def train_and_evaluate(policy, train_and_test_sets):
-    keras.mixed_precision.set_global_policy(policy)
-    keras.utils.set_random_seed(1)
-    (images, boxes, labels), (test_images, test_boxes, test_labels) = train_and_test_sets
-    model = CenterNet(3, backbone="tiny", neck="fpn", class_names=list(SYNTHETIC_CLASS_NAMES))
-    steps = EPOCHS * TRAIN_IMAGES // BATCH
-    schedule = keras.optimizers.schedules.CosineDecay(
-        5e-4, steps, alpha=0.01, warmup_target=5e-3, warmup_steps=steps // 10
-    )
-    model.compile(keras.optimizers.Adam(schedule))
-    history = model.fit(images.astype("float32"), {"boxes": boxes, "labels": labels},
-                        batch_size=BATCH, epochs=EPOCHS, verbose=0).history
-    metrics = evaluate_model(model, test_images, test_boxes, test_labels, batch_size=32)
-    return history, metrics
+def sets():
+    return synthetic_train_and_test_sets()
 
 
 @pytest.fixture(scope="module")
-def float32_result(train_and_test_sets):
-    return train_and_evaluate("float32", train_and_test_sets)
+def float32_result(sets):
+    return train_and_evaluate_synthetic("float32", sets)
 
 
 @pytest.mark.slow
@@ -53,8 +31,8 @@ def test_float32_reaches_ap50_on_held_out_images(float32_result):
 
 
 @pytest.mark.slow
-def test_mixed_bfloat16_matches_float32(float32_result, train_and_test_sets):
-    history, metrics = train_and_evaluate("mixed_bfloat16", train_and_test_sets)
+def test_mixed_bfloat16_matches_float32(float32_result, sets):
+    history, metrics = train_and_evaluate_synthetic("mixed_bfloat16", sets)
     assert np.all(np.isfinite(history["loss"]))
     assert metrics["AP50"] >= 0.8, metrics
     assert abs(metrics["AP50"] - float32_result[1]["AP50"]) <= 0.05, (metrics, float32_result[1])
@@ -62,12 +40,12 @@ def test_mixed_bfloat16_matches_float32(float32_result, train_and_test_sets):
 
 
 @pytest.mark.slow
-def test_mixed_float16_trains_without_nan(train_and_test_sets):
-    """float16 kernels are emulated on CPUs (~12x slower than float32 here), so this run is short: 64 steps with
-    loss scaling must stay finite and learn. Full-length float16 parity is measured on GPUs (benchmarks/)."""
+def test_mixed_float16_trains_without_nan(sets):
+    """TensorFlow emulates float16 kernels on CPUs (~12x slower than float32 here), so this run is short: 64 steps
+    with loss scaling must stay finite and learn. The full-length float16 parity is benchmarks/mixed_precision.py."""
     keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(1)
-    (images, boxes, labels), _ = train_and_test_sets
+    (images, boxes, labels), _ = sets
     model = CenterNet(3, backbone="tiny", neck="fpn")
     model.compile(keras.optimizers.Adam(3e-3))
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
