@@ -9,6 +9,10 @@ pipeline), --warmup steps (compile) are timed apart as compile_s, then --steps s
     python gpu/bench_jax.py --backbone tiny --image-size 64 --batch-size 2 --steps 2 --warmup 1   # CPU smoke
     BENCH_SMALL=1 python gpu/bench_jax.py         # 64 px, 2 steps, 1 warm-up (as anchor_bench.py)
 
+Besides anchor_bench.py's fields the RESULT line carries "image_size", "encoder_ms" (the jitted target encoder alone,
+per batch) and "unbuilt_layers": Keras re-traces the whole model in Python on every train_on_batch while any layer of
+it is unbuilt, so that list must be empty for the number to mean the step alone.
+
 Images are uniform noise in 0..255; each image has --objects random boxes (sides 4..50% of the image) with labels
 uniform in 0..num_classes-1. Runs on JAX whatever KERAS_BACKEND says (it sets it before importing Keras).
 """
@@ -37,6 +41,8 @@ def parse_args(argv=None):
     parser.add_argument("--objects", type=int, default=7, help="boxes per image (COCO averages ~7)")
     parser.add_argument("--steps", type=int, default=2 if small else 20)
     parser.add_argument("--warmup", type=int, default=1 if small else 5)
+    parser.add_argument("--encoder-repeats", type=int, default=2 if small else 20,
+                        help="also time the target encoder alone this many times (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.image_size % 32:
@@ -60,6 +66,20 @@ def random_batch(args):
     boxes[:, : args.objects] = np.concatenate([corners, corners + sides], -1)
     labels[:, : args.objects] = rng.integers(0, args.num_classes, (batch, args.objects))
     return images, boxes, labels
+
+
+def time_encoder(model, y, args):
+    """ms per batch of the target encoder alone (jitted, on the device), the part our step adds to the model."""
+    import jax
+
+    shape = (args.image_size, args.image_size)
+    encode = jax.jit(lambda boxes, labels: model.encoder(boxes, labels, image_shape=shape))
+    jax.block_until_ready(encode(y["boxes"], y["labels"]))
+    start = time.time()
+    for _ in range(args.encoder_repeats):
+        out = encode(y["boxes"], y["labels"])
+    jax.block_until_ready(out)
+    return round((time.time() - start) / args.encoder_repeats * 1e3, 3)
 
 
 def main(argv=None):
@@ -87,6 +107,10 @@ def main(argv=None):
     for _ in range(args.steps):
         loss = model.train_on_batch(x, y)  # returns host numbers: synchronizes every step, as anchor_bench.py
     seconds = time.time() - start
+    # Keras re-traces the whole model (`_symbolic_build`) on every train_on_batch while any layer is unbuilt: a
+    # non-empty list here means the measured step includes that Python-side trace.
+    unbuilt = [layer.name for layer in model._flatten_layers() if not layer.built]
+    encoder_ms = time_encoder(model, y, args) if args.encoder_repeats else None
     result = {
         "devices": str(jax.devices()),
         "compile_s": round(compile_s, 1),
@@ -97,6 +121,8 @@ def main(argv=None):
         "batch": args.batch_size,
         "image_size": args.image_size,
         "img_per_s": round(args.batch_size * args.steps / seconds, 1),
+        "unbuilt_layers": unbuilt,
+        "encoder_ms": encoder_ms,
     }
     print("RESULT " + json.dumps(result), flush=True)
     return 0
