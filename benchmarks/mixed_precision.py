@@ -21,13 +21,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policies", nargs="+", default=["float32", "mixed_bfloat16", "mixed_float16"])
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1, help="weights/shuffle seed (run two to see seed noise)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
     sets = synthetic_train_and_test_sets()
     results = {}
     for policy in args.policies:
         start = time.perf_counter()
-        history, metrics = train_and_evaluate_synthetic(policy, sets, epochs=args.epochs)
+        history, metrics = train_and_evaluate_synthetic(policy, sets, epochs=args.epochs, seed=args.seed)
         results[policy] = {
             "AP": metrics["AP"],
             "AP50": metrics["AP50"],
