@@ -29,7 +29,7 @@ venv: $(BASE)
 horovod: $(STAMP)
 
 lint: $(BASE)
-	$(VENV)/bin/ruff check keras_centernet tests benchmarks examples
+	$(VENV)/bin/ruff check keras_centernet tests benchmarks examples gpu
 
 # TensorFlow backend runs everything; the JAX pass re-runs the backend-agnostic tests (slow ones excluded).
 test: lint $(STAMP)

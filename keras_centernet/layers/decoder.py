@@ -28,6 +28,9 @@ class CenterNetDecoder(keras.layers.Layer):
         self.score_threshold = float(score_threshold)
         self.stride = int(stride)
         self.pool_size = int(pool_size)
+        # No weights: mark built so Keras never re-traces the model for it (the decoder is not called by `fit`,
+        # and an unbuilt layer makes JAX/torch `train_on_batch` run a symbolic build every call).
+        self.built = True
 
     def call(self, outputs, from_logits=True):
         heatmap = ops.cast(outputs["heatmap"], "float32")

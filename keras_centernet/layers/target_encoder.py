@@ -37,6 +37,7 @@ class CenterNetLabelEncoder(keras.layers.Layer):
         self.stride = int(stride)
         self.min_overlap = float(min_overlap)
         self.radius_variant = radius_variant
+        self.built = True  # no weights (see CenterNetDecoder)
 
     def call(self, boxes, labels, *, image_shape):
         image_height, image_width = int(image_shape[0]), int(image_shape[1])

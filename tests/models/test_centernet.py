@@ -134,3 +134,13 @@ def test_bad_arguments_are_explained():
     model = CenterNet(2, backbone="tiny", neck="fpn")
     with pytest.raises(ValueError, match="loss weights"):
         model.compile("adam", loss="mse")
+
+
+def test_every_layer_is_built_after_one_training_step(tiny_model, synthetic_64):
+    """An unbuilt (weightless) layer makes Keras re-trace the whole model on each JAX/torch train_on_batch."""
+    images, boxes, labels = synthetic_64
+    model = tiny_model(3)
+    model.compile(keras.optimizers.Adam(1e-3))
+    model.train_on_batch(images[:2].astype("float32"), {"boxes": boxes[:2], "labels": labels[:2]})
+    unbuilt = [layer.name for layer in model._flatten_layers(include_self=False) if not layer.built]
+    assert unbuilt == []
