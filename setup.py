@@ -40,7 +40,6 @@ setup(
     entry_points={"console_scripts": ["keras-centernet=keras_centernet.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
-        "License :: OSI Approved :: Apache Software License",
         "Topic :: Scientific/Engineering :: Image Recognition",
     ],
 )
