@@ -21,6 +21,11 @@ TF_VERSION=$("$PYTHON" -c "import tensorflow as tf; print(tf.__version__)")
 KEY="tf${TF_VERSION}-${PY_TAG}-gpu${HOROVOD_GPU_OPERATIONS:-none}-mpi$(command -v mpicxx >/dev/null && echo 1 || echo 0)"
 WHEEL_DIR="$CACHE/$KEY"
 if ! ls "$WHEEL_DIR"/horovod-$VERSION-*.whl >/dev/null 2>&1; then
+  missing=$(for tool in cmake g++ make; do command -v "$tool" >/dev/null || echo "$tool"; done)
+  if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "install_horovod: installing build tools with apt-get: $missing"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake g++ make >/dev/null
+  fi
   for tool in cmake g++ make; do
     command -v "$tool" >/dev/null || { echo "install_horovod: '$tool' is required to build Horovod (apt-get install cmake g++ make)" >&2; exit 1; }
   done
