@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the demo output
+
 
 def real_photo():
     """A real photo shipped by an installed package (imgaug's quokka.jpg), or None."""
