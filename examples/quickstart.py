@@ -14,6 +14,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -69,6 +70,8 @@ def main(argv=None):
         write_dataset(data_dir, args.image_size, args.train_images, args.val_images, heldout_dir, 8)
 
     print("[2/4] keras-centernet train (tiny backbone + FPN, CPU)", flush=True)
+    shutil.rmtree(model_dir, ignore_errors=True)  # every demo trains from scratch (train would resume otherwise)
+    shutil.rmtree(detect_dir, ignore_errors=True)
     steps_per_epoch = max(1, args.steps // 4)
     cli(["train", "--data_dir", data_dir, "--model_dir", model_dir, "--backbone", "tiny", "--neck", "fpn",
          "--image_size", size, "--batch_size", str(args.batch_size), "--num_train_steps", str(args.steps),
