@@ -94,12 +94,14 @@ def main(argv=None):
     summary_path = os.path.join(model_dir, "summary", "summary.json")
     with open(summary_path) as file:
         performance = json.load(file)
+    throughput = performance["throughput"]
+    throughput = f"{throughput:.1f} images/s" if throughput else "n/a (no steps after the warm-up)"
     drawn = sorted(os.path.join(detect_dir, name) for name in os.listdir(detect_dir) if not name.endswith(".json"))
     rows = [
         ("COCO AP (held-out)", f"{metrics['AP']:.3f}"),
         ("COCO AP50 (held-out)", f"{metrics['AP50']:.3f}"),
         ("COCO AP75 (held-out)", f"{metrics['AP75']:.3f}"),
-        ("training throughput", f"{performance['throughput']:.1f} images/s"),
+        ("training throughput", throughput),
         ("training end-to-end time", f"{performance['e2e_time']:.0f} s"),
         ("demo wall time", f"{time.time() - started:.0f} s"),
         ("model", weights),
