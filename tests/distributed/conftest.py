@@ -1,45 +1,14 @@
 """Fixtures for the distributed tests: a tiny synthetic TFRecord dataset folder (OD API layout, 2 shards)."""
 
-import io
-
-import numpy as np
 import pytest
-from PIL import Image
 
-from keras_centernet.data import make_synthetic_dataset, write_label_map
-from keras_centernet.data.layout import label_map_path, shard_path
-
-CATEGORIES = {1: "rectangle", 2: "ellipse", 3: "triangle"}
+from keras_centernet.data.synthetic import make_synthetic_dataset, write_synthetic_split
 
 
 def write_tiny_records(data_dir, num_images=16, image_size=64, num_shards=2, seed=0):
-    """Synthetic shapes as PNG tf.Examples in ``data_dir/tfrecords/coco_train.record-*`` + label map."""
-    import os
-
-    import tensorflow as tf
-
-    from keras_centernet.data.tfrecord import encode_example
-
+    """Synthetic shapes as ``data_dir/tfrecords/coco_train.record-*`` (ids 1..3) + label map, via the library."""
     images, boxes, labels = make_synthetic_dataset(num_images, image_size=image_size, seed=seed)
-    write_label_map(label_map_path(str(data_dir)), CATEGORIES)
-    os.makedirs(os.path.dirname(shard_path(str(data_dir), "train", 0, num_shards)), exist_ok=True)
-    writers = [tf.io.TFRecordWriter(shard_path(str(data_dir), "train", i, num_shards)) for i in range(num_shards)]
-    for index in range(num_images):
-        valid = labels[index] >= 0
-        buffer = io.BytesIO()
-        Image.fromarray(images[index]).save(buffer, format="PNG")
-        example = encode_example(
-            buffer.getvalue(),
-            image_format="png",
-            height=image_size,
-            width=image_size,
-            source_id=index,
-            boxes=np.clip(boxes[index][valid] / image_size, 0.0, 1.0),
-            labels=labels[index][valid] + 1,
-        )
-        writers[index % num_shards].write(example)
-    for writer in writers:
-        writer.close()
+    write_synthetic_split(str(data_dir), "train", images, boxes, labels, num_shards=num_shards)
     return str(data_dir)
 
 
