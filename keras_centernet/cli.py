@@ -49,7 +49,13 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args) or 0
+    from keras_centernet.validation import InputError
+
+    try:
+        return args.func(args) or 0
+    except InputError as error:  # a user mistake found before work started: one line, no traceback
+        print(f"{parser.prog} {args.command.replace('_', '-')}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
