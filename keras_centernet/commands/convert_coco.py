@@ -10,8 +10,10 @@ def add_parser(subparsers):
         description=(
             "Write OUT/mscoco_label_map.pbtxt and OUT/tfrecords/coco_SPLIT.record-0000i-of-0000N in the TF Object "
             "Detection API schema. Crowd boxes are kept (is_crowd=1), boxes are clipped to the image, zero-area "
-            "boxes dropped, images without boxes kept. Missing image files and unknown category ids stop the "
-            "conversion unless --skip-invalid."
+            "boxes dropped, images without boxes kept. Every image is fully decoded. Missing, unreadable or truncated "
+            "images, images whose size disagrees with the json, unknown category ids and invalid boxes (negative "
+            "width or height, NaN or infinite numbers) stop the conversion unless --skip-invalid; a stopped "
+            "conversion leaves the split's earlier shards and the label map as they were."
         ),
     )
     parser.add_argument("--annotations", required=True, help="COCO instances json, e.g. instances_train2017.json")
@@ -20,7 +22,7 @@ def add_parser(subparsers):
         parser,
         None,
         "number of shards (default: 100 for train, 10 otherwise)",
-        "skip missing images / unknown categories and report them",
+        "skip invalid images / annotations, count and name them",
     )
     parser.set_defaults(func=run)
     return parser

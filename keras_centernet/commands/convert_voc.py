@@ -10,14 +10,16 @@ def add_parser(subparsers):
         description=(
             "Write OUT/mscoco_label_map.pbtxt and OUT/tfrecords/coco_SPLIT.record-0000i-of-0000N (the same layout "
             "as convert-coco) from the *.xml files of a folder. Classes: the sorted object names found, ids 1..N, "
-            "unless --classes. Images TensorFlow cannot decode (TIFF, ...) are stored as PNG."
+            "unless --classes. Images TensorFlow cannot decode (TIFF, ...) are stored as PNG. Missing, unreadable or "
+            "truncated images, unknown classes and invalid boxes (xmax < xmin, ymax < ymin, NaN) stop the conversion "
+            "unless --skip-invalid; a stopped conversion leaves the split's earlier shards as they were."
         ),
     )
     parser.add_argument("--annotations", required=True, help="folder of VOC *.xml files")
     parser.add_argument("--images", default=None, help="folder of the images (default: --annotations)")
     parser.add_argument("--classes", default=None, help="comma-separated class names in id order (ids 1..N)")
     add_writer_arguments(
-        parser, 1, "number of shards (default: 1)", "skip missing images / unknown classes and report them"
+        parser, 1, "number of shards (default: 1)", "skip invalid images / objects, count and name them"
     )
     parser.set_defaults(func=run)
     return parser

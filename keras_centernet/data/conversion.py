@@ -3,17 +3,26 @@
 A format module (``coco.py``, ``voc.py``) turns its annotations into ``ImageEntry`` objects (boxes in pixels,
 original category ids) and calls ``write_records``, which checks the input, clips boxes to the image, writes
 the shards in parallel worker processes with a progress bar, and returns a ``ConversionSummary``.
+
+A split is written all or nothing: its shards go to a staging folder beside them
+(``DIR/tfrecords/.{prefix}_{split}.tmp-{pid}/``) and replace the split's earlier shards only when every image
+was read and written; the label map is written (atomically) after that. A failed conversion leaves the earlier
+shards and label map as they were; the staging folder of a killed one is removed by the next run.
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import glob
 import io
+import math
 import multiprocessing
 import os
 import queue
+import shutil
 import sys
 
+from keras_centernet.atomic_files import _pid_alive, atomic_path
 from keras_centernet.data import layout
 
 # Formats TensorFlow's image decoders read; other files (TIFF, BMP, WebP, ...) are re-encoded as PNG.
@@ -22,6 +31,7 @@ _MAX_NAMED = 10
 # A worker process imports TensorFlow (5-20 s) while one process writes ~1,600 images/s from a warm disk cache
 # (2 cores): parallel workers pay off only for large datasets such as COCO train.
 _MIN_IMAGES_PER_POOL = 20000
+_STAGING_MARK = ".tmp-"
 
 
 class ConversionError(ValueError):
@@ -104,23 +114,59 @@ def _clip_box(box, width, height):
     return clipped, clipped != (xmin, ymin, xmax, ymax)
 
 
+def box_problem(box):
+    """Why a ``(xmin, ymin, xmax, ymax)`` pixel box is invalid, or None.
+
+    Invalid: not 4 numbers, a NaN or infinite coordinate, or a negative width / height (xmax < xmin or
+    ymax < ymin). A valid box may still lie outside the image: clipping drops it later as zero-area.
+    """
+    try:
+        values = [float(value) for value in box]
+    except (TypeError, ValueError):
+        return "coordinates are not numbers"
+    if len(values) != 4:
+        return f"{len(values)} coordinates instead of 4"
+    if not all(math.isfinite(value) for value in values):
+        return "non-finite (NaN or infinite) coordinates"
+    if values[2] < values[0] or values[3] < values[1]:
+        return "negative width or height"
+    return None
+
+
+@contextlib.contextmanager
+def _strict_pil():
+    """PIL with ``ImageFile.LOAD_TRUNCATED_IMAGES`` off (a truncated file raises), restored afterwards."""
+    from PIL import ImageFile
+
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
 def _read_image(entry):
-    """(bytes, format, width, height, re-encoded) of an entry's file; raises ConversionError if unreadable."""
+    """(bytes, format, width, height, re-encoded) of an entry's file; raises ConversionError if unreadable.
+
+    The image is fully decoded (not just its header), so truncated or corrupt files are caught here and not
+    in the middle of training.
+    """
     from PIL import Image
 
     with open(entry.path, "rb") as file:
         data = file.read()
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _strict_pil(), Image.open(io.BytesIO(data)) as image:
             width, height = image.size
+            image.load()
             image_format = _STORED_FORMATS.get(image.format)
             if image_format is None:
-                image.seek(0)
                 converted = image.convert("RGB" if image.mode not in ("L", "RGB") else image.mode)
                 buffer = io.BytesIO()
                 converted.save(buffer, format="PNG")
                 return buffer.getvalue(), "png", width, height, True
-    except (OSError, ValueError, SyntaxError) as error:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ConversionError(f"{entry.path}: not a readable image ({error})") from None
     return data, image_format, width, height, False
 
@@ -207,24 +253,81 @@ def _write_shard(task, report=None):
     return summary
 
 
-def _write_or_check_label_map(path, categories):
-    """Write the label map, or check that the one already there (from another split) has the same classes."""
-    from keras_centernet.data.label_map import read_label_map, write_label_map
+def _check_label_map(path, categories):
+    """The ``{id: name}`` to write at ``path``, or None when the same label map is already there.
+
+    Raises ConversionError (before any work) when ``path`` lists other classes: every split of a dataset
+    folder needs the same label map.
+    """
+    from keras_centernet.data.label_map import read_label_map
 
     new = {int(k): str(v) for k, v in categories.items()} if isinstance(categories, dict) else {
         int(c["id"]): str(c["name"]) for c in categories}
-    if os.path.isfile(path):
-        try:
-            existing = read_label_map(path)
-        except ValueError:
-            existing = None
-        if existing is not None and existing != dict(sorted(new.items())):
-            raise ConversionError(
-                f"{path} already lists other classes ({len(existing)}: {list(existing.items())[:5]} ...) than this "
-                f"conversion ({len(new)}: {sorted(new.items())[:5]} ...): every split of a dataset folder needs the "
-                "same label map. Write to a new --output folder or give both splits the same categories."
-            )
-    write_label_map(path, new)
+    new = dict(sorted(new.items()))
+    if not os.path.isfile(path):
+        return new
+    try:
+        existing = read_label_map(path)
+    except ValueError:
+        return new  # not a label map: replaced
+    if existing != new:
+        raise ConversionError(
+            f"{path} already lists other classes ({len(existing)}: {list(existing.items())[:5]} ...) than this "
+            f"conversion ({len(new)}: {list(new.items())[:5]} ...): every split of a dataset folder needs the "
+            "same label map. Write to a new --output folder or give both splits the same categories."
+        )
+    return None
+
+
+def _checked_entries(entries, invalid_annotations, skip_invalid):
+    """(entries to write, ConversionSummary of what is left out) after the checks that need no image reads.
+
+    Missing image files, ``invalid_annotations`` (messages from the format module) and invalid boxes
+    (``box_problem``) raise ConversionError naming them all, unless ``skip_invalid``: then missing images are
+    left out, invalid boxes removed from their entries, and each is counted and named in the summary.
+    """
+    entries = list(entries)
+    missing = [entry for entry in entries if not os.path.isfile(entry.path)]
+    bad_boxes = [(entry, index, problem) for entry in entries for index, box in enumerate(entry.boxes)
+                 if (problem := box_problem(box))]
+    annotations = list(invalid_annotations) + [
+        f"{entry.path}: box {index} {tuple(entry.boxes[index])}: {problem}" for entry, index, problem in bad_boxes]
+    problems = annotations + [f"{entry.path}: image file not found" for entry in missing]
+    if problems and not skip_invalid:
+        _raise_invalid(problems, "invalid inputs (missing image files, unknown categories or invalid boxes)")
+    for entry, index, _ in reversed(bad_boxes):  # reversed: earlier indices stay valid
+        for values in (entry.boxes, entry.labels, entry.texts, entry.is_crowd, entry.area):
+            if len(values) > index:
+                del values[index]
+    summary = ConversionSummary(skipped_images=len(missing), skipped_annotations=len(annotations), skipped=problems)
+    missing_ids = {id(entry) for entry in missing}
+    return [entry for entry in entries if id(entry) not in missing_ids], summary
+
+
+def _remove_dead_staging(records_dir):
+    """Removes staging folders ``.*.tmp-PID`` of conversions whose process is gone (killed mid-way)."""
+    for folder in glob.glob(os.path.join(glob.escape(records_dir), f".*{_STAGING_MARK}*")):
+        pid = folder.rsplit(_STAGING_MARK, 1)[1]
+        if os.path.isdir(folder) and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _install_shards(staging, records_dir, pattern):
+    """Moves the finished shards from ``staging`` into ``records_dir`` (``os.replace``, after an fsync) and
+    removes the split's other shards (``pattern``: an earlier conversion with another shard count)."""
+    installed = set()
+    for name in sorted(os.listdir(staging)):
+        source = os.path.join(staging, name)
+        with open(source, "rb") as file:
+            os.fsync(file.fileno())
+        installed.add(os.path.join(records_dir, name))
+        os.replace(source, os.path.join(records_dir, name))
+    stale = sorted(set(glob.glob(pattern)) - installed)
+    for path in stale:  # they would be read along with the new ones
+        os.remove(path)
+    if stale:
+        first = os.path.basename(stale[0])
+        print(f"removed {len(stale)} shards of an earlier conversion ({first} ...)", file=sys.stderr)
 
 
 def write_records(
@@ -245,51 +348,57 @@ def write_records(
 
     Image i goes to shard i % num_shards, as the OD API does; shards are written by ``workers`` processes
     (default: one per CPU, one process for fewer than 20,000 images). ``invalid_annotations``: messages about
-    annotations the format module could not use (unknown categories); with missing image files they stop the
-    conversion before anything is written unless ``skip_invalid``. Returns a ConversionSummary.
+    annotations the format module could not use (unknown categories, invalid boxes); with missing image files
+    they stop the conversion before anything is written unless ``skip_invalid``. The split's earlier shards
+    and the label map change only when the whole split was written (see the module docstring). Returns a
+    ConversionSummary.
     """
-    from tqdm import tqdm
-
     if num_shards < 1:
         raise ValueError(f"num_shards must be >= 1, got {num_shards}")
-    entries = list(entries)
-    missing = [entry for entry in entries if not os.path.isfile(entry.path)]
-    problems = list(invalid_annotations) + [f"{entry.path}: image file not found" for entry in missing]
-    if problems and not skip_invalid:
-        _raise_invalid(problems, "invalid inputs (missing image files or unknown categories)")
-    summary = ConversionSummary(
-        skipped_images=len(missing), skipped_annotations=len(invalid_annotations), skipped=problems
-    )
-    missing_ids = {id(entry) for entry in missing}
-    entries = [entry for entry in entries if id(entry) not in missing_ids]
-
-    _write_or_check_label_map(layout.label_map_path(output_dir), categories)
-    os.makedirs(os.path.join(output_dir, layout.RECORDS_DIRNAME), exist_ok=True)
-    tasks = [
-        (layout.shard_path(output_dir, split, index, num_shards, prefix), entries[index::num_shards], skip_invalid)
-        for index in range(num_shards)
-    ]
-    stale = sorted(set(glob.glob(layout.record_file_pattern(output_dir, split, prefix))) - {t[0] for t in tasks})
-    for path in stale:  # shards of an earlier conversion with another shard count would be read too
-        os.remove(path)
-    if stale:
-        first = os.path.basename(stale[0])
-        print(f"removed {len(stale)} shards of an earlier {prefix}_{split} conversion ({first} ...)", file=sys.stderr)
-    if workers is None:  # starting a worker (it imports TensorFlow) costs seconds: not worth it for a few images
-        workers = (os.cpu_count() or 1) if len(entries) >= _MIN_IMAGES_PER_POOL else 1
-    workers = max(1, min(workers, num_shards))
-    bar = tqdm(total=len(entries), unit="img", desc=f"{prefix}_{split}", disable=not progress)
+    entries, summary = _checked_entries(entries, invalid_annotations, skip_invalid)
+    label_map_file = layout.label_map_path(output_dir)
+    label_map = _check_label_map(label_map_file, categories)
+    records_dir = os.path.join(output_dir, layout.RECORDS_DIRNAME)
+    os.makedirs(records_dir, exist_ok=True)
+    _remove_dead_staging(records_dir)
+    staging = os.path.join(records_dir, f".{prefix}_{split}{_STAGING_MARK}{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
     try:
-        if workers == 1:
-            results = [_write_shard(task, report=bar.update) for task in tasks]
-        else:
-            results = _write_in_pool(tasks, workers, bar)
+        tasks = [
+            (os.path.join(staging, os.path.basename(layout.shard_path(output_dir, split, index, num_shards, prefix))),
+             entries[index::num_shards], skip_invalid)
+            for index in range(num_shards)
+        ]
+        for result in _write_shards(tasks, workers, len(entries), f"{prefix}_{split}", progress):
+            summary.merge(result)
+        _install_shards(staging, records_dir, layout.record_file_pattern(output_dir, split, prefix))
     finally:
-        bar.close()
-    for result in results:
-        summary.merge(result)
+        shutil.rmtree(staging, ignore_errors=True)
+    if label_map is not None:
+        from keras_centernet.data.label_map import write_label_map
+
+        with atomic_path(label_map_file) as temporary:
+            write_label_map(temporary, label_map)
     summary.shards = num_shards
     return summary
+
+
+def _write_shards(tasks, workers, count, description, progress):
+    """ConversionSummary of each task ``(shard path, entries, skip_invalid)``, in ``workers`` processes
+    (default: one per CPU from 20,000 images on, else this process) with a progress bar over ``count`` images."""
+    from tqdm import tqdm
+
+    if workers is None:  # starting a worker (it imports TensorFlow) costs seconds: not worth it for a few images
+        workers = (os.cpu_count() or 1) if count >= _MIN_IMAGES_PER_POOL else 1
+    workers = max(1, min(workers, len(tasks)))
+    bar = tqdm(total=count, unit="img", desc=description, disable=not progress)
+    try:
+        if workers == 1:
+            return [_write_shard(task, report=bar.update) for task in tasks]
+        return _write_in_pool(tasks, workers, bar)
+    finally:
+        bar.close()
 
 
 def _write_in_pool(tasks, workers, bar):
