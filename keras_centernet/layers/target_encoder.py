@@ -13,8 +13,9 @@ class CenterNetLabelEncoder(keras.layers.Layer):
     Each valid box draws one truncated Gaussian (see `layers/gaussian.py`) on its class channel, centered on the
     integer output cell of the box center; overlapping Gaussians of one class take the element-wise max, so the
     heatmap is exactly 1 at every center and in [0, 1] everywhere. Boxes are clipped to the image first; padded rows
-    (label -1), degenerate boxes (x2 <= x1 or y2 <= y1 after clipping) and labels outside [0, num_classes) contribute
-    nothing (mask 0).
+    (label -1), boxes with a NaN or infinite coordinate, degenerate boxes (x2 <= x1 or y2 <= y1 after clipping) and
+    labels outside [0, num_classes) contribute nothing (mask 0, zero size and offset, index 0), so every output is
+    finite whatever the boxes hold.
 
     Call args:
         boxes: float [batch, max_boxes, 4] xyxy in input pixels, padded with -1.
@@ -44,6 +45,9 @@ class CenterNetLabelEncoder(keras.layers.Layer):
         out_h, out_w = image_height // self.stride, image_width // self.stride
         boxes = ops.cast(boxes, "float32")
         labels = ops.cast(labels, "int32")
+        finite = ops.all(ops.isfinite(boxes), axis=-1)  # NaN / inf boxes count as padding: zeros never reach the loss
+        boxes = ops.where(finite[..., None], boxes, 0.0)
+        labels = ops.where(finite, labels, -1)
         x1 = ops.clip(boxes[..., 0], 0.0, float(image_width))
         y1 = ops.clip(boxes[..., 1], 0.0, float(image_height))
         x2 = ops.clip(boxes[..., 2], 0.0, float(image_width))

@@ -10,6 +10,7 @@ from keras_centernet.losses.focal import PenaltyReducedFocalLoss
 from keras_centernet.losses.regression import MaskedL1Loss
 from keras_centernet.models.backbones import build_backbone
 from keras_centernet.models.necks import build_neck
+from keras_centernet.validation import InputError, check_image_size
 
 HEATMAP_BIAS = -2.19  # -log((1 - 0.1) / 0.1): initial heatmap confidence 0.1 (focal loss prior)
 OUTPUT_STRIDE = 4
@@ -20,6 +21,32 @@ def _unscale_for_logging(value):
     from keras.src.losses.loss import unscale_loss_for_distribution
 
     return unscale_loss_for_distribution(value)
+
+
+def images_shape(x):
+    """Static shape of the images in `x`: an array or tensor, {"images": ...}, or a tf.data.Dataset of (images, ...)
+    or images. A tuple of ints and Nones, or None when unknown (generators, unknown rank)."""
+    if hasattr(x, "element_spec"):
+        x = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
+    if isinstance(x, dict):
+        x = x.get("images")
+    shape = getattr(x, "shape", None)
+    try:
+        return None if shape is None else tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):  # a TensorShape of unknown rank
+        return None
+
+
+def check_images_shape(shape):
+    """InputError unless `shape` (from `images_shape`) is [batch, height, width, 3] with height and width positive
+    multiples of 32 (the backbones' largest stride); unknown (None) sizes pass."""
+    if shape is None:
+        return
+    if len(shape) != 4 or shape[-1] not in (None, 3):
+        raise InputError(f"images must be [batch, height, width, 3] (RGB, 0..255), got shape {shape}")
+    for side, name in zip(shape[1:3], ("image height", "image width")):
+        if side is not None:
+            check_image_size(side, name)
 
 
 def _gather_at(feature_map, indices):
@@ -118,6 +145,54 @@ class CenterNet(keras.Model):
         self.offset_loss_tracker = keras.metrics.Mean(name="offset_loss")
         self.gradient_reducer = None  # callable(list of gradients) -> list; Horovod plugs in here (TF backend)
         self.heatmap_loss_weight, self.size_loss_weight, self.offset_loss_weight = 1.0, 0.1, 1.0
+        self._traced_image_sizes = {}  # step function name -> (height, width) it was traced for (TensorFlow)
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        """The functional graph, after checking the images' static shape (see `check_images_shape`)."""
+        check_images_shape(images_shape(inputs))
+        return super().call(inputs, training=training, mask=mask, **kwargs)
+
+    def _prepare_step(self, x, function_name):
+        """Checks the images of `x` before any tracing, and on TensorFlow drops the step function `function_name`
+        ("train_function", "test_function", "predict_function") when the image size changed since it was traced.
+
+        Keras traces step functions with `reduce_retracing`, so a second image size would retrace them with
+        unknown height and width; the target encoder and the decoder need them static (fixed-size grids, top-k).
+        """
+        shape = images_shape(x)
+        check_images_shape(shape)
+        if shape is None or None in shape[1:3] or keras.backend.backend() != "tensorflow":
+            return
+        if self._traced_image_sizes.get(function_name, shape[1:3]) != shape[1:3]:
+            setattr(self, function_name, None)
+        self._traced_image_sizes[function_name] = shape[1:3]
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """keras.Model.fit after `_prepare_step` (images checked up front; any fixed size per call)."""
+        self._prepare_step(x, "train_function")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """keras.Model.evaluate after `_prepare_step`."""
+        self._prepare_step(x, "test_function")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """keras.Model.predict after `_prepare_step`: any multiple-of-32 size, also after another one."""
+        self._prepare_step(x, "predict_function")
+        return super().predict(x, *args, **kwargs)
+
+    def train_on_batch(self, x, *args, **kwargs):
+        self._prepare_step(x, "train_function")
+        return super().train_on_batch(x, *args, **kwargs)
+
+    def test_on_batch(self, x, *args, **kwargs):
+        self._prepare_step(x, "test_function")
+        return super().test_on_batch(x, *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        self._prepare_step(x, "predict_function")
+        return super().predict_on_batch(x)
 
     def compile(
         self,

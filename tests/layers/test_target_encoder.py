@@ -84,3 +84,15 @@ def test_config_round_trip_and_bad_variant():
     assert (clone.num_classes, clone.stride, clone.min_overlap, clone.radius_variant) == (7, 8, 0.5, "corrected")
     with pytest.raises(ValueError, match="radius_variant"):
         CenterNetLabelEncoder(3, radius_variant="nope")
+
+
+def test_nan_and_infinite_boxes_count_as_padding():
+    good = [[8, 8, 24, 20], [30, 34, 62, 60]]
+    bad = [[np.nan, 8, 24, 20], [0, 0, np.inf, np.inf], [-np.inf, 4, 12, 12]]
+    targets = encode(good + bad, [0, 2, 1, 1, 0])
+    clean = encode(good, [0, 2])
+    np.testing.assert_array_equal(targets["heatmap"], clean["heatmap"])  # [0, 0, inf, inf] is not the whole image
+    assert targets["mask"].tolist() == [[1.0, 1.0, 0.0, 0.0, 0.0]]
+    assert all(np.isfinite(value).all() for value in targets.values())
+    assert np.all(targets["size"][0, 2:] == 0.0) and np.all(targets["offset"][0, 2:] == 0.0)
+    assert targets["indices"][0, 2:].tolist() == [0, 0, 0]

@@ -144,3 +144,59 @@ def test_every_layer_is_built_after_one_training_step(tiny_model, synthetic_64):
     model.train_on_batch(images[:2].astype("float32"), {"boxes": boxes[:2], "labels": labels[:2]})
     unbuilt = [layer.name for layer in model._flatten_layers(include_self=False) if not layer.built]
     assert unbuilt == []
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
+def test_image_sides_not_multiple_of_32_fail_up_front(tiny_model, method):
+    from keras_centernet.validation import InputError
+
+    model = tiny_model(3)
+    model.compile(keras.optimizers.SGD(0.1))
+    images = np.zeros((2, 100, 100, 3), np.float32)
+    y = {"boxes": -np.ones((2, 4, 4), np.float32), "labels": -np.ones((2, 4), np.int32)}
+    args = (images,) if method == "predict" else (images, y)
+    with pytest.raises(InputError, match=r"^image height must be a positive multiple of 32, got 100 \(nearest: 96\)$"):
+        getattr(model, method)(*args, verbose=0)
+    with pytest.raises(InputError, match="image width must be a positive multiple of 32, got 72"):
+        model(np.zeros((1, 64, 72, 3), np.float32))
+    with pytest.raises(InputError, match=r"images must be \[batch, height, width, 3\].*\(1, 64, 64, 1\)"):
+        model.predict(np.zeros((1, 64, 64, 1), np.float32), verbose=0)
+
+
+def test_predict_and_fit_at_a_second_size_after_the_first(tiny_model, synthetic_64):
+    model = tiny_model(3, max_detections=7)
+    first = as_numpy(model.predict(np.zeros((1, 64, 64, 3), np.float32), verbose=0))
+    assert first["boxes"].shape == (1, 7, 4)
+    images = np.random.default_rng(0).uniform(0, 255, (3, 96, 128, 3)).astype(np.float32)
+    second = as_numpy(model.predict(images, batch_size=2, verbose=0))
+    assert second["boxes"].shape == (3, 7, 4) and second["num_detections"].tolist() == [7, 7, 7]
+    assert second["boxes"].min() >= 0 and second["boxes"][..., 2].max() <= 128 and second["boxes"][..., 3].max() <= 96
+    # the same detections as a fresh predict at that size, and back to the first size
+    np.testing.assert_allclose(second["scores"][:1], as_numpy(model.predict_on_batch(images[:1]))["scores"], atol=1e-6)
+    np.testing.assert_allclose(as_numpy(model.predict(np.zeros((1, 64, 64, 3), np.float32), verbose=0))["scores"],
+                               first["scores"], atol=1e-6)
+    images, boxes, labels = synthetic_64
+    model.compile(keras.optimizers.SGD(0.0))
+    model.fit(images[:2].astype("float32"), {"boxes": boxes[:2], "labels": labels[:2]}, verbose=0)
+    padded = np.pad(images[:2], ((0, 0), (0, 32), (0, 0), (0, 0))).astype("float32")  # 96 x 64
+    history = model.fit(padded, {"boxes": boxes[:2], "labels": labels[:2]}, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+
+
+def test_nan_and_infinite_boxes_never_reach_the_weights(tiny_model, synthetic_64):
+    images, boxes, labels = synthetic_64
+    images, boxes, labels = images[:4].astype("float32"), boxes[:4].copy(), labels[:4].copy()
+    assert labels[0, 0] >= 0 and labels[1, 0] >= 0
+    boxes[0, 0] = [np.nan, 10.0, 30.0, 30.0]
+    boxes[1, 0] = [0.0, 0.0, np.inf, np.inf]
+    model = tiny_model(3)
+    model.compile(keras.optimizers.Adam(1e-2))
+    history = model.fit(images, {"boxes": boxes, "labels": labels}, batch_size=4, epochs=3, verbose=0).history
+    assert all(np.isfinite(v).all() for v in history.values()), history
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    encoded = as_numpy(model.encoder(boxes, labels, image_shape=(64, 64)))
+    clean_labels = labels.copy()
+    clean_labels[0, 0] = clean_labels[1, 0] = -1  # the bad boxes as padding
+    expected = as_numpy(model.encoder(np.nan_to_num(boxes, posinf=-1), clean_labels, image_shape=(64, 64)))
+    np.testing.assert_array_equal(encoded["heatmap"], expected["heatmap"])
+    assert encoded["mask"][0, 0] == encoded["mask"][1, 0] == 0.0
