@@ -3,7 +3,8 @@
 ``convert_coco("instances_train2017.json", "train2017/", "DIR", split="train", num_shards=100)`` writes
 ``DIR/mscoco_label_map.pbtxt`` and ``DIR/tfrecords/coco_train.record-00000-of-00100`` ... (see layout.py).
 Crowd annotations are kept with ``is_crowd=1`` (training ignores them, COCO evaluation uses them); images
-without annotations are kept; boxes are clipped to the image and zero-area ones dropped.
+without annotations are kept; boxes are clipped to the image and zero-area ones dropped. Boxes with a negative
+width or height or a NaN / infinite number are invalid annotations: named, and skipped only with ``skip_invalid``.
 """
 
 import json
@@ -17,7 +18,8 @@ def read_coco_entries(annotations):
 
     Returns ``(entries, categories, invalid)``: ``ImageEntry`` per image with paths relative to the image
     folder (joined later), ``{id: name}`` of the json's categories, and messages for annotations whose
-    category id is not among them or whose image id is unknown (those annotations are left out).
+    category id is not among them, whose image id is unknown, or whose ``[x, y, width, height]`` bbox (pixels)
+    is not 4 finite numbers with width, height >= 0 (those annotations are left out).
     """
     if isinstance(annotations, (str, os.PathLike)):
         source = os.fspath(annotations)
@@ -60,6 +62,11 @@ def read_coco_entries(annotations):
         except (KeyError, TypeError, ValueError):
             invalid.append(f"{source}: annotation {annotation.get('id')} of image {entry.filename} has no "
                            f"[x, y, width, height] bbox: {annotation.get('bbox')!r}")
+            continue
+        problem = conversion.box_problem((x, y, x + width, y + height))
+        if problem:
+            invalid.append(f"{source}: annotation {annotation.get('id')} of image {entry.filename} has an invalid "
+                           f"bbox {annotation['bbox']!r}: {problem}")
             continue
         entry.boxes.append((x, y, x + width, y + height))
         entry.labels.append(int(category_id))

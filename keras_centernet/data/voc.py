@@ -66,7 +66,8 @@ def read_voc_entries(annotations, images=None, classes=None):
     """Parse every ``*.xml`` in the folder ``annotations`` (sorted).
 
     Returns ``(entries, categories, invalid)``: ``categories`` is ``{id: name}`` with ids 1..N for ``classes``
-    (default: the sorted object names found), ``invalid`` names objects whose class is not among them.
+    (default: the sorted object names found), ``invalid`` names objects whose class is not among them or whose
+    box is invalid (xmax < xmin, ymax < ymin, or a NaN / infinite coordinate; see ``conversion.box_problem``).
     """
     images = annotations if images is None else images
     paths = sorted(glob.glob(os.path.join(annotations, "*.xml")))
@@ -88,9 +89,13 @@ def read_voc_entries(annotations, images=None, classes=None):
             width=record["width"],
             height=record["height"],
         )
-        for name, box in record["objects"]:
+        for number, (name, box) in enumerate(record["objects"], start=1):
             if name not in ids:
                 invalid.append(f"{path}: object class {name!r} is not in the classes {classes}")
+                continue
+            problem = conversion.box_problem(box)
+            if problem:
+                invalid.append(f"{path}: object {number} ({name}) has an invalid <bndbox> {box}: {problem}")
                 continue
             entry.boxes.append(box)
             entry.labels.append(ids[name])
