@@ -54,15 +54,31 @@ def boxes_to_original(boxes, scale, height=None, width=None):
     return boxes
 
 
+def _pil_to_rgb(opened):
+    """A PIL image -> uint8 RGB [height, width, 3] at its real brightness.
+
+    16/32-bit integer images ("I;16*", "I": 16-bit PNGs and TIFFs) are scaled from 0..65535 to 0..255 (not
+    clipped at 255); palette images take their palette colours; alpha channels are dropped.
+    """
+    if opened.mode.startswith("I"):
+        pixels = np.asarray(opened).astype(np.float64) * (255.0 / 65535.0)
+        gray = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    return np.asarray(opened.convert("RGB"))
+
+
 def load_image(image):
-    """A path or an array -> uint8 RGB [height, width, 3] (grayscale, gray+alpha and RGBA become RGB)."""
+    """A path or an array -> uint8 RGB [height, width, 3] (gray, gray+alpha, RGBA, palette and 16-bit become RGB).
+
+    A file that cannot be decoded raises ValueError("cannot read image PATH: reason").
+    """
     from PIL import Image
 
     if isinstance(image, (str, os.PathLike)):
         try:
             with Image.open(image) as opened:
-                return np.asarray(opened.convert("RGB"))
-        except (OSError, ValueError) as error:
+                return _pil_to_rgb(opened)
+        except (OSError, ValueError, SyntaxError) as error:  # PIL raises SyntaxError for some broken headers
             raise ValueError(f"cannot read image {image}: {error}") from error
     array = np.asarray(image)
     if array.ndim == 2:
@@ -123,17 +139,37 @@ def set_flip_test(model, enabled):
 
 
 def load_model(path):
-    """Load a saved CenterNet (`.keras`) with the package's layers registered."""
+    """Load a saved CenterNet (`.keras`) with the package's layers registered.
+
+    Raises InputError "PATH: no such file" when it is missing and "PATH is not a valid .keras model file
+    (reason)" when it is not a Keras zip archive (a renamed text file, a truncated download) or cannot be rebuilt.
+    """
+    import zipfile
+
     import keras
 
     import keras_centernet.models.centernet  # noqa: F401 - registers CenterNet for deserialization
+    from keras_centernet.validation import InputError
 
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
+        raise InputError(f"{path}: no such file")
     if path.suffix != ".keras":
-        raise ValueError(f"{path}: expected a .keras model saved with model.save(...)")
-    return keras.saving.load_model(path)
+        raise InputError(f"{path}: expected a .keras model saved with model.save(...)")
+    problem = None if zipfile.is_zipfile(path) else "not a zip archive"
+    if problem is None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad_member = archive.testzip()
+            problem = f"corrupt member {bad_member}" if bad_member else None
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            problem = str(error)
+    if problem is None:
+        try:
+            return keras.saving.load_model(path)
+        except (ValueError, TypeError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+            problem = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+    raise InputError(f"{path} is not a valid .keras model file ({problem})")
 
 
 class Detector:
@@ -156,16 +192,14 @@ class Detector:
     def __init__(
         self, model, image_size=512, score_threshold=0.3, batch_size=8, class_names=None, flip_test=None
     ):
+        from keras_centernet.validation import check_image_size, check_positive
+
+        self.image_size = check_image_size(image_size, "image_size")  # before a (slow) model load
+        self.batch_size = check_positive(batch_size, "batch_size")
         if isinstance(model, (str, os.PathLike)):
             model = load_model(model)
-        if int(image_size) <= 0 or int(image_size) % 32:
-            raise ValueError(f"image_size must be a positive multiple of 32, got {image_size}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model = model
-        self.image_size = int(image_size)
         self.score_threshold = float(score_threshold)
-        self.batch_size = int(batch_size)
         num_classes = getattr(model, "num_classes", None)
         self.class_ids = list(getattr(model, "class_ids", None) or range(1, (num_classes or 0) + 1))
         names = class_names if class_names is not None else getattr(model, "class_names", None)
