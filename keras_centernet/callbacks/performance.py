@@ -10,12 +10,13 @@ callbacks) is excluded from throughput and included in ``e2e_time``.
 """
 
 import importlib.metadata
-import json
 import os
 import platform
 import time
 
 import keras
+
+from keras_centernet import atomic_files
 
 SUMMARY_FILE = os.path.join("summary", "summary.json")
 _LIBRARIES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "horovod", "numpy")
@@ -143,10 +144,7 @@ class PerformanceCallback(keras.callbacks.Callback):
         if not self.is_chief:
             return
         if self.output_dir:
-            path = os.path.join(self.output_dir, SUMMARY_FILE)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(self.summary, f, indent=2)
+            atomic_files.write_json(os.path.join(self.output_dir, SUMMARY_FILE), self.summary, indent=2)
         self.print_fn(self.format_summary(self.summary))
 
     def _build_summary(self, e2e_time):
