@@ -1,8 +1,9 @@
 """``build_dataset``: sharded OD API TFRecords -> batches for ``model.fit`` / ``model.evaluate``.
 
-Stages: shard files (Horovod) -> shuffle files -> parallel interleave of records -> shuffle -> parse ->
-guarded decode (a record whose image does not decode is logged with its source id, counted and skipped) ->
-augment (training) or letterbox (evaluation) -> pad boxes -> batch -> prefetch.
+Stages: shard files (Horovod) -> shuffle files -> parallel interleave of records -> shuffle -> parse (boxes
+with a NaN or infinite coordinate are dropped) -> guarded decode (a record whose image does not decode is logged
+with its source id, counted and skipped) -> log and count the records that had non-finite boxes -> augment
+(training) or letterbox (evaluation) -> pad boxes -> batch -> prefetch.
 """
 
 import os
@@ -82,6 +83,31 @@ def _count_undecodable(count, example):
         return tf.constant(True)
 
     tf.cond(example["ok"], lambda: tf.constant(True), log)
+    return count, example
+
+
+def drop_nonfinite_boxes(example):
+    """Removes boxes with a NaN or infinite coordinate (and their labels, is_crowd, area) from a parsed
+    example; ``"nonfinite"`` (int64 scalar) says how many were removed, for ``_count_nonfinite``."""
+    keep = tf.reduce_all(tf.math.is_finite(example["boxes"]), axis=1)
+    cleaned = {key: tf.boolean_mask(example[key], keep) for key in ("boxes", "labels", "is_crowd", "area")}
+    dropped = tf.size(keep, out_type=tf.int64) - tf.math.count_nonzero(keep, dtype=tf.int64)
+    return {**example, **cleaned, "nonfinite": dropped}
+
+
+def _count_nonfinite(count, example):
+    """scan step: count and log (with its source id) each record that had boxes with non-finite coordinates."""
+    count = count + example["nonfinite"]
+
+    def log():
+        tf.print(
+            "keras_centernet.data: dropped", example["nonfinite"], "box(es) with NaN or infinite coordinates from "
+            "record with source id", example["source_id"], ";", count, "dropped so far",
+            output_stream=sys.stderr,
+        )
+        return tf.constant(True)
+
+    tf.cond(example["nonfinite"] > 0, log, lambda: tf.constant(True))
     return count, example
 
 
@@ -208,7 +234,7 @@ def build_dataset(
         dataset = dataset.map(lambda record: (record, tf.constant(0, tf.int64)))
 
     def parse(record, random):
-        return {**tfrecord.parse_example(record), "random": random}
+        return {**drop_nonfinite_boxes(tfrecord.parse_example(record)), "random": random}
 
     dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     dataset = dataset.interleave(
@@ -220,6 +246,7 @@ def build_dataset(
     )
     dataset = dataset.scan(tf.constant(0, tf.int64), _count_undecodable)
     dataset = dataset.filter(lambda example: example["ok"])
+    dataset = dataset.scan(tf.constant(0, tf.int64), _count_nonfinite)
 
     def train_example(example):
         seeds = tf.random.experimental.stateless_split(tf.stack([example["random"], tf.constant(0, tf.int64)]), 4)
