@@ -1,7 +1,13 @@
 """`keras-centernet detect`: images in, images with boxes, class names and scores drawn out (+ json)."""
 
-import json
 import os
+import sys
+
+EPILOG = (
+    "Unreadable images (not an image, truncated) are skipped with one line naming each, and counted. "
+    "Exit status: 0 when at least one image was processed, 1 when none could be read, 2 for bad arguments "
+    "(image size not a multiple of 32, batch size < 1, missing image or folder, invalid .keras file)."
+)
 
 
 def add_parser(subparsers):
@@ -11,8 +17,10 @@ def add_parser(subparsers):
         description=(
             "Run a saved CenterNet (.keras) on images of any size (files or folders) and write each image "
             "with its boxes, class names and scores drawn into --output, plus detections.json "
-            "(boxes xyxy in original pixels, scores, class ids and names)."
+            "(boxes xyxy in original pixels, scores, class ids and names). 16-bit images are scaled to "
+            "0..255, palette images take their colours, alpha channels are dropped."
         ),
+        epilog=EPILOG,
     )
     parser.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIRS", help="image files and/or folders")
     parser.add_argument("--weights", required=True, help="saved model (.keras)")
@@ -25,8 +33,10 @@ def add_parser(subparsers):
         default=0.3,
         help="draw detections with at least this score (default 0.3)",
     )
-    parser.add_argument("--image-size", "--image_size", dest="image_size", type=int, default=512)
-    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=8)
+    parser.add_argument(
+        "--image-size", "--image_size", dest="image_size", type=int, default=512, help="model input side (x32)"
+    )
+    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=8, help=">= 1")
     parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
     parser.add_argument("--line-width", "--line_width", dest="line_width", type=int, help="box line width (px)")
     parser.set_defaults(func=run)
@@ -44,17 +54,64 @@ def output_name(path, used):
     return name
 
 
-def run(args):
-    from PIL import Image
-    from tqdm import tqdm
+def _check_args(args):
+    """InputError for bad flags and missing inputs, before the model is loaded; returns the image files."""
+    from keras_centernet.inference import list_images
+    from keras_centernet.validation import InputError, check_image_size, check_positive, check_writable_dir
 
-    from keras_centernet.inference import Detector, detections_to_json, list_images, load_image
-    from keras_centernet.visualization import draw_detections
-
+    check_image_size(args.image_size, "--image_size")
+    check_positive(args.batch_size, "--batch_size")
+    if args.line_width is not None:
+        check_positive(args.line_width, "--line_width")
     try:
         files = list_images(args.inputs)
     except FileNotFoundError as error:
-        raise SystemExit(str(error)) from None
+        raise InputError(f"IMAGES_OR_DIRS: {error}") from None
+    check_writable_dir(args.output, "--output")
+    return files
+
+
+def _load_batch(paths, report):
+    """Decodes `paths` -> (list of (path, uint8 [h, w, 3]), list of skipped paths); `report(line)` per skip."""
+    from keras_centernet.inference import load_image
+
+    loaded, skipped = [], []
+    for path in paths:
+        try:
+            loaded.append((path, load_image(path)))
+        except ValueError as error:
+            report(f"skipped: {str(error).splitlines()[0]}")  # "cannot read image PATH: reason"
+            skipped.append(str(path))
+    return loaded, skipped
+
+
+def _write_drawn(path, image, result, detector, args, used):
+    """Draws `result` on `image`, writes it crash-safely into --output; returns its detections.json record."""
+    from PIL import Image
+
+    from keras_centernet.atomic_files import atomic_path
+    from keras_centernet.inference import detections_to_json
+    from keras_centernet.visualization import draw_detections
+
+    drawn = draw_detections(
+        image, result["boxes"], result["scores"], result["labels"], detector.class_names, line_width=args.line_width
+    )
+    name = output_name(path, used)
+    with atomic_path(os.path.join(args.output, name)) as temporary:
+        Image.fromarray(drawn).save(temporary, format="PNG" if name.endswith(".png") else "JPEG", quality=95)
+    record = detections_to_json(result, str(path))
+    record["output"] = name
+    return record
+
+
+def run(args):
+    """Draws every readable image; returns 0 when at least one was processed, 1 when none could be read."""
+    from tqdm import tqdm
+
+    from keras_centernet.atomic_files import write_json
+    from keras_centernet.inference import Detector
+
+    files = _check_args(args)
     detector = Detector(
         args.weights,
         image_size=args.image_size,
@@ -62,31 +119,20 @@ def run(args):
         batch_size=args.batch_size,
         flip_test=args.flip,
     )
-    os.makedirs(args.output, exist_ok=True)
-    records, used = [], set()
+    records, skipped, used = [], [], set()
     progress = tqdm(total=len(files), desc="detect", unit="image")
     for start in range(0, len(files), args.batch_size):
-        chunk = files[start : start + args.batch_size]
-        images = [load_image(path) for path in chunk]
-        for path, image, result in zip(chunk, images, detector.detect(images)):
-            drawn = draw_detections(
-                image,
-                result["boxes"],
-                result["scores"],
-                result["labels"],
-                detector.class_names,
-                line_width=args.line_width,
-            )
-            name = output_name(path, used)
-            Image.fromarray(drawn).save(os.path.join(args.output, name), quality=95)
-            record = detections_to_json(result, str(path))
-            record["output"] = name
-            records.append(record)
-            progress.update(1)
+        loaded, bad = _load_batch(files[start : start + args.batch_size], lambda line: progress.write(line, sys.stderr))
+        skipped.extend(bad)
+        results = detector.detect([image for _, image in loaded]) if loaded else []
+        for (path, image), result in zip(loaded, results):
+            records.append(_write_drawn(path, image, result, detector, args, used))
+        progress.update(len(loaded) + len(bad))
     progress.close()
-    json_path = os.path.join(args.output, "detections.json")
-    with open(json_path, "w") as file:
-        json.dump(records, file, indent=1)
+    write_json(os.path.join(args.output, "detections.json"), records)
     total = sum(len(r["detections"]) for r in records)
-    print(f"{len(records)} images, {total} detections -> {args.output} (detections.json)")
-    return 0
+    print(
+        f"{len(records)} images, {total} detections, {len(skipped)} skipped (unreadable) "
+        f"-> {args.output} (detections.json)"
+    )
+    return 0 if records else 1

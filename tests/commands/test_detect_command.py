@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -90,5 +91,55 @@ def test_detect_threshold_and_missing_input(tmp_path):
     assert record["detections"] == []
     drawn = np.asarray(Image.open(tmp_path / "out" / "rgb.png"))
     assert np.array_equal(drawn, load_image(inputs / "rgb.png"))  # nothing drawn, PNG lossless
-    with pytest.raises(SystemExit, match="nope.png"):
-        main(["detect", "--weights", weights, "--output", str(tmp_path / "o"), str(inputs / "nope.png")])
+
+
+def _detect(tmp_path, *argv, weights=None):
+    weights = weights or str(tmp_path / "model.keras")
+    return main(["detect", "--weights", weights, "--output", str(tmp_path / "o"), *argv])
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--image_size", "100", "x.png"], "--image_size must be a positive multiple of 32, got 100 (nearest: 96)"),
+        (["--batch_size", "0", "x.png"], "--batch_size must be an integer >= 1, got 0"),
+        (["--image_size", "64", "nope.png"], "IMAGES_OR_DIRS: image or folder not found: nope.png"),
+    ],
+)
+def test_bad_arguments_are_one_line_before_the_model_loads(tmp_path, capsys, argv, message):
+    assert _detect(tmp_path, *argv) == 2  # model.keras does not even exist: checked before loading
+    assert capsys.readouterr().err == f"keras-centernet detect: error: {message}\n"
+    assert not (tmp_path / "o" / "detections.json").exists()
+
+
+def test_invalid_model_file_is_named(tmp_path, capsys):
+    (tmp_path / "model.keras").write_text("not a model")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "x.png")
+    assert _detect(tmp_path, "--image_size", "64", str(tmp_path / "x.png")) == 2
+    expected = f"{tmp_path / 'model.keras'} is not a valid .keras model file (not a zip archive)"
+    assert capsys.readouterr().err == f"keras-centernet detect: error: {expected}\n"
+    assert _detect(tmp_path, "--image_size", "64", str(tmp_path / "x.png"), weights=str(tmp_path / "no.keras")) == 2
+    assert capsys.readouterr().err.endswith("no.keras: no such file\n")
+
+
+def test_unreadable_images_are_skipped_and_counted(tmp_path, capsys):
+    weights = str(tmp_path / "model.keras")
+    save_tiny_model(weights, max_detections=2)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.jpg").write_bytes(b"this is not a jpeg")
+    Image.fromarray(np.full((40, 30, 3), 90, np.uint8)).save(folder / "good.png")
+    Image.fromarray(np.full((20, 50), 32768, np.uint16)).save(folder / "sixteen.png")  # 16-bit gray
+    code = _detect(tmp_path, "--image_size", "64", "--batch_size", "2", "--score_threshold", "0", str(folder))
+    out, err = capsys.readouterr()
+    assert code == 0
+    skip_lines = re.findall(r"skipped: [^\r\n]*", err)  # printed above the progress bar
+    assert len(skip_lines) == 1, err
+    assert skip_lines[0].startswith(f"skipped: cannot read image {folder / 'broken.jpg'}: ")
+    assert "2 images, 4 detections, 1 skipped (unreadable)" in out
+    records = json.loads((tmp_path / "o" / "detections.json").read_text())
+    assert [r["output"] for r in records] == ["good.png", "sixteen.png"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["detections.json", "good.png", "sixteen.png"]
+    drawn = np.asarray(Image.open(tmp_path / "o" / "sixteen.png"))
+    assert drawn.shape == (20, 50, 3) and np.median(drawn) == 128  # read at its real brightness
+    assert _detect(tmp_path, "--image_size", "64", str(folder / "broken.jpg")) == 1  # nothing readable
