@@ -13,6 +13,20 @@ import os
 from keras_centernet.data import conversion, layout
 
 
+def _pixel_box(annotation, where):
+    """``((xmin, ymin, xmax, ymax) pixels, None)`` of an annotation's ``[x, y, width, height]`` bbox, or
+    ``(None, message)`` starting with ``where`` when the bbox is missing or invalid (``conversion.box_problem``)."""
+    try:
+        x, y, width, height = (float(v) for v in annotation["bbox"])
+    except (KeyError, TypeError, ValueError):
+        return None, f"{where} has no [x, y, width, height] bbox: {annotation.get('bbox')!r}"
+    box = (x, y, x + width, y + height)
+    problem = conversion.box_problem(box)
+    if problem:
+        return None, f"{where} has an invalid bbox {annotation['bbox']!r}: {problem}"
+    return box, None
+
+
 def read_coco_entries(annotations):
     """Parse a COCO instances json (a path or the loaded dict).
 
@@ -57,18 +71,11 @@ def read_coco_entries(annotations):
             invalid.append(f"{source}: annotation {annotation.get('id')} of image {entry.filename} has unknown "
                            f"category id {category_id}")
             continue
-        try:
-            x, y, width, height = (float(v) for v in annotation["bbox"])
-        except (KeyError, TypeError, ValueError):
-            invalid.append(f"{source}: annotation {annotation.get('id')} of image {entry.filename} has no "
-                           f"[x, y, width, height] bbox: {annotation.get('bbox')!r}")
-            continue
-        problem = conversion.box_problem((x, y, x + width, y + height))
+        box, problem = _pixel_box(annotation, f"{source}: annotation {annotation.get('id')} of image {entry.filename}")
         if problem:
-            invalid.append(f"{source}: annotation {annotation.get('id')} of image {entry.filename} has an invalid "
-                           f"bbox {annotation['bbox']!r}: {problem}")
+            invalid.append(problem)
             continue
-        entry.boxes.append((x, y, x + width, y + height))
+        entry.boxes.append(box)
         entry.labels.append(int(category_id))
         entry.texts.append(categories[category_id])
         entry.is_crowd.append(int(annotation.get("iscrowd", 0)))
