@@ -305,16 +305,20 @@ def _checked_entries(entries, invalid_annotations, skip_invalid):
 
 
 def _remove_dead_staging(records_dir):
-    """Removes staging folders ``.*.tmp-PID`` of conversions whose process is gone (killed mid-way)."""
+    """Removes staging folders ``.*.tmp-PID`` of conversions whose process is gone (killed mid-way). Our own
+    pid counts as gone: this process has no staging folder yet (a container restart reuses small pids)."""
     for folder in glob.glob(os.path.join(glob.escape(records_dir), f".*{_STAGING_MARK}*")):
         pid = folder.rsplit(_STAGING_MARK, 1)[1]
-        if os.path.isdir(folder) and pid.isdigit() and not _pid_alive(int(pid)):
+        if os.path.isdir(folder) and pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def _install_shards(staging, records_dir, pattern):
     """Moves the finished shards from ``staging`` into ``records_dir`` (``os.replace``, after an fsync) and
-    removes the split's other shards (``pattern``: an earlier conversion with another shard count)."""
+    removes the split's other shards (``pattern``: an earlier conversion with another shard count).
+
+    Each shard is replaced atomically; a kill during these few renames can leave old and new shards of the
+    split side by side (each complete), fixed by running the conversion again."""
     installed = set()
     for name in sorted(os.listdir(staging)):
         source = os.path.join(staging, name)

@@ -91,7 +91,8 @@ def test_a_killed_conversions_staging_folder_is_removed_by_the_next_run(tiny_coc
     records = tmp_path / "out" / "tfrecords"
     killed = records / f".coco_val.tmp-{int(dead.stdout)}"
     live = records / f".coco_train.tmp-{os.getppid()}"  # another conversion still running: left alone
-    for folder in (killed, live):
+    reused = records / f".coco_train.tmp-{os.getpid()}"  # killed before a restart gave its pid to this process
+    for folder in (killed, live, reused):
         folder.mkdir(parents=True)
         (folder / "coco_val.record-00000-of-00002").write_bytes(b"half a shard")
     convert_coco(tiny_coco["json"], tiny_coco["images"], str(tmp_path / "out"), split="val", num_shards=2,
