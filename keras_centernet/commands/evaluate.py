@@ -46,24 +46,66 @@ def _ground_truth(args, file_pattern, label_map):
     return ground_truth_from_tfrecords(file_pattern, label_map=label_map)
 
 
+def _check_args(args):
+    """InputError naming the flag for every user mistake, before any model or record is read."""
+    import glob
+
+    from keras_centernet.data import layout
+    from keras_centernet.validation import (
+        InputError,
+        check_dir_exists,
+        check_file_exists,
+        check_image_size,
+        check_positive,
+        check_writable_dir,
+    )
+
+    check_dir_exists(args.data_dir, "--data_dir")
+    if not args.weights and not args.detections:
+        raise InputError("--weights model.keras (or --detections results.json) is required")
+    check_image_size(args.image_size, "--image_size")
+    check_positive(args.batch_size, "--batch_size")
+    if args.max_images is not None:
+        check_positive(args.max_images, "--max_images")
+    for flag in ("weights", "annotations", "detections"):
+        if getattr(args, flag):
+            check_file_exists(getattr(args, flag), f"--{flag}")
+    pattern = layout.record_file_pattern(args.data_dir, args.split)
+    needs_records = not args.detections or not args.annotations  # the model's input, or the ground truth
+    if needs_records and not glob.glob(pattern):
+        raise InputError(f"--data_dir {args.data_dir!r}: no {args.split} records ({pattern})")
+    for path in (args.output, args.detections_output):
+        if path:
+            check_writable_dir(os.path.dirname(os.path.abspath(path)), "--output")
+
+
+def _read_detections(path):
+    """A COCO results json (list of {"image_id", "category_id", "bbox", "score"}), else InputError."""
+    from keras_centernet.validation import InputError
+
+    try:
+        with open(path) as file:
+            detections = json.load(file)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"--detections {path!r}: not a json file ({error})") from None
+    if not isinstance(detections, list):
+        raise InputError(f"--detections {path!r}: expected a list of COCO results, got {type(detections).__name__}")
+    return detections
+
+
 def run(args):
+    from keras_centernet.atomic_files import write_json
     from keras_centernet.data import layout
     from keras_centernet.evaluation.coco import evaluate_detections, format_metrics
 
-    if not os.path.isdir(args.data_dir):
-        raise SystemExit(f"--data_dir {args.data_dir}: not a folder")
-    if not args.weights and not args.detections:
-        raise SystemExit("evaluate needs --weights model.keras (or --detections results.json)")
-    if args.batch_size < 1:
-        raise SystemExit(f"--batch_size must be >= 1, got {args.batch_size}")
+    _check_args(args)
     file_pattern = layout.record_file_pattern(args.data_dir, args.split)
     label_map = layout.label_map_path(args.data_dir)
     label_map = label_map if os.path.isfile(label_map) else None
     ground_truth = _ground_truth(args, file_pattern, label_map)
 
     if args.detections:
-        with open(args.detections) as file:
-            detections = json.load(file)
+        detections = _read_detections(args.detections)
         metrics = evaluate_detections(detections, ground_truth)
         num_images = len(ground_truth["images"])
     else:
@@ -82,13 +124,13 @@ def run(args):
         "metrics": {key: value for key, value in metrics.items() if key != "per_class_AP"},
         "per_class_AP": metrics["per_class_AP"],
     }
-    _write_json(args.output, report)
+    write_json(args.output, report)
     print(f"metrics: {args.output}")
     if not args.detections:
         detections_path = args.detections_output or os.path.join(
             os.path.dirname(os.path.abspath(args.output)), "detections.json"
         )
-        _write_json(detections_path, detections, indent=None)  # COCO results: compact, can be large
+        write_json(detections_path, detections, indent=None)  # COCO results: compact, can be large
         print(f"detections: {detections_path} ({len(detections)} boxes)")
     return 0
 
@@ -126,9 +168,3 @@ def _run_model(args, file_pattern, label_map, ground_truth):
     metrics, detections = evaluate_dataset(model, batches, ground_truth=ground_truth, return_detections=True)
     return metrics, detections, num_images
 
-
-def _write_json(path, value, indent=1):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with open(path, "w") as file:
-        json.dump(value, file, indent=indent)

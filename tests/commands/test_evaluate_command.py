@@ -153,11 +153,34 @@ def test_model_evaluation_writes_consistent_json(tmp_path):
     )
 
 
-def test_bad_arguments_are_named(tmp_path):
-    with pytest.raises(SystemExit, match="not a folder"):
-        main(["evaluate", "--data_dir", str(tmp_path / "missing"), "--weights", "m.keras"])
-    with pytest.raises(SystemExit, match="--weights"):
-        main(["evaluate", "--data_dir", str(tmp_path)])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--data_dir", "{tmp}/missing", "--weights", "m.keras"], "--data_dir '{tmp}/missing': no such folder"),
+        (["--data_dir", "{data}"], "--weights model.keras (or --detections results.json) is required"),
+        (["--data_dir", "{data}", "--weights", "{tmp}/model.keras", "--image_size", "100"],
+         "--image_size must be a positive multiple of 32, got 100 (nearest: 96)"),
+        (["--data_dir", "{data}", "--weights", "{tmp}/model.keras", "--batch_size", "0"],
+         "--batch_size must be an integer >= 1, got 0"),
+        (["--data_dir", "{data}", "--weights", "{tmp}/model.keras", "--max_images", "-3"],
+         "--max_images must be an integer >= 1, got -3"),
+        (["--data_dir", "{data}", "--weights", "{tmp}/nope.keras"], "--weights '{tmp}/nope.keras': no such file"),
+        (["--data_dir", "{data}", "--weights", "{tmp}/model.keras", "--split", "test"],
+         "--data_dir '{data}': no test records ({data}/tfrecords/coco_test.record-*)"),
+        (["--data_dir", "{data}", "--weights", "{tmp}/text.keras"],
+         "{tmp}/text.keras is not a valid .keras model file (not a zip archive)"),
+        (["--data_dir", "{data}", "--detections", "{tmp}/text.keras"],
+         "--detections '{tmp}/text.keras': not a json file (Expecting value: line 1 column 1 (char 0))"),
+    ],
+)
+def test_bad_arguments_are_one_line_naming_the_flag(tmp_path, synthetic_records, capsys, flags, message):
+    (tmp_path / "model.keras").write_bytes(b"")  # never loaded: every check runs before the model
+    (tmp_path / "text.keras").write_text("not a model\n")
+    fill = {"tmp": str(tmp_path), "data": synthetic_records}
+    code = main(["evaluate", *[flag.format(**fill) for flag in flags], "--output", str(tmp_path / "m.json")])
+    assert code == 2
+    assert capsys.readouterr().err == f"keras-centernet evaluate: error: {message.format(**fill)}\n"
+    assert not (tmp_path / "m.json").exists()
 
 
 @pytest.mark.slow
