@@ -56,3 +56,40 @@ def test_export_with_flip_and_padding_rows(tmp_path):
     out = serve(images=tf.zeros([1, 30, 20, 3], tf.uint8))
     assert out["num_detections"].numpy().tolist() == [0]
     assert np.all(out["boxes"].numpy() == -1) and np.all(out["class_ids"].numpy() == -1)
+
+
+def test_wrong_channels_and_floats_get_the_rule_or_are_accepted(tmp_path, capsys):
+    import tensorflow as tf
+
+    weights = str(tmp_path / "model.keras")
+    save_tiny_model(weights, max_detections=4)
+    output = tmp_path / "saved"
+    assert main(["export", "--weights", weights, "--output", str(output), "--image_size", "64"]) == 0
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]  # written beside, renamed into place
+    loaded = tf.saved_model.load(str(output))
+    serve, serve_float = loaded.signatures["serving_default"], loaded.signatures["serving_float32"]
+    for channels in (1, 4):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be \[batch, height, width, 3\] RGB"):
+            serve(images=tf.zeros([1, 40, 30, channels], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"height and width >= 1"):
+        serve(images=tf.zeros([1, 0, 30, 3], tf.uint8))
+    with pytest.raises((TypeError, tf.errors.InvalidArgumentError), match="expected to be a uint8 tensor"):
+        serve(images=tf.zeros([1, 40, 30, 3], tf.float32))
+    images = np.random.default_rng(1).integers(0, 256, (2, 40, 30, 3), np.uint8)
+    as_uint8 = serve(images=tf.constant(images))
+    as_float = serve_float(images=tf.constant(images, tf.float32))
+    for key in ("boxes", "scores", "labels", "class_ids", "num_detections"):
+        np.testing.assert_allclose(as_float[key].numpy(), as_uint8[key].numpy(), atol=1e-5)
+    assert as_uint8["num_detections"].numpy().tolist() == [4, 4]
+
+    # a second export replaces the first; bad sizes and model files are one line, before anything is written
+    assert main(["export", "--weights", weights, "--output", str(output), "--image_size", "32"]) == 0
+    capsys.readouterr()
+    assert main(["export", "--weights", weights, "--output", str(tmp_path / "x"), "--image_size", "100"]) == 2
+    assert capsys.readouterr().err == (
+        "keras-centernet export: error: --image_size must be a positive multiple of 32, got 100 (nearest: 96)\n"
+    )
+    (tmp_path / "text.keras").write_text("not a model")
+    assert main(["export", "--weights", str(tmp_path / "text.keras"), "--output", str(tmp_path / "x")]) == 2
+    assert "text.keras is not a valid .keras model file (not a zip archive)" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
