@@ -73,6 +73,8 @@ def write_json(path, value, indent=1):
 def remove_stale_temporaries(folder, pid_alive=None):
     """Removes `.NAME.tmp-PID-N*` files in `folder` whose writer process is gone (after a kill -9)."""
     pid_alive = pid_alive or _pid_alive
+    if not os.path.isdir(folder):
+        return
     for temporary in glob.glob(os.path.join(glob.escape(folder), f".*{_TEMP_MARK}*")):
         pid = os.path.basename(temporary).rsplit(_TEMP_MARK, 1)[1].split("-", 1)[0]
         if pid.isdigit() and not pid_alive(int(pid)):

@@ -43,6 +43,7 @@ class RunLock:
 
     def release(self):
         if self._file is not None:
+            self._file.truncate(0)  # an empty file = free (a finished run leaves the folder as it found it)
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None

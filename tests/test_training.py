@@ -1,14 +1,10 @@
 import os
-import signal
 import subprocess
 import sys
-import time
 
-import keras
 import numpy as np
 import pytest
 
-from keras_centernet import CenterNet
 from keras_centernet.models.weights import load_matching_weights
 from keras_centernet.training import plan_steps, precision_policy
 
@@ -58,33 +54,6 @@ def train_command(data_dir, model_dir, epochs, steps_per_epoch=3, extra=()):
         "--backbone", "tiny", "--neck", "fpn", "--image_size", "64", "--batch_size", "8", "--epochs", str(epochs),
         "--steps_per_epoch", str(steps_per_epoch), "--seed", "0", *extra,
     ]  # fmt: skip
-
-
-@pytest.mark.slow
-def test_killed_training_resumes_from_the_last_saved_epoch(synthetic_records, tmp_path):
-    model_dir = str(tmp_path / "run")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    command = train_command(synthetic_records, model_dir, epochs=4, steps_per_epoch=40)  # epochs of ~1-4 s
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    second_epoch = os.path.join(model_dir, "checkpoints", "epoch_002.keras")
-    deadline = time.time() + 300
-    while not os.path.exists(second_epoch) and first.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    assert first.poll() is None, first.stdout.read()[-3000:]
-    first.send_signal(signal.SIGKILL)  # during epoch 3: its backup of epoch 2 was written before the checkpoint
-    first.wait()
-    assert not os.path.exists(os.path.join(model_dir, "model.keras"))
-
-    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    output = second.stdout + second.stderr
-    assert "Epoch 1/4" not in output and "Epoch 2/4" not in output, output[-3000:]
-    assert "Epoch 4/4" in output
-    assert os.path.exists(os.path.join(model_dir, "model.keras"))
-    assert os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_004.keras"))
-    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
-    assert isinstance(model, CenterNet) and model.class_ids == [3, 17, 90]
-    assert model.optimizer.iterations.numpy() == 160  # 4 epochs x 40 steps, the first 2 epochs restored
 
 
 @pytest.mark.slow

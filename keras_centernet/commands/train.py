@@ -1,6 +1,7 @@
 """`keras-centernet train`: train a CenterNet on a converted dataset folder (the seed recipe's flags)."""
 
 import argparse
+import sys
 
 
 def str2bool(value):
@@ -75,9 +76,20 @@ def add_parser(subparsers):
 
 
 def run(args):
+    """Runs `training.train` with the parsed flags; a non-finite loss ends it with one line and exit 1."""
+    from keras_centernet.callbacks.nonfinite import NonFiniteLossError
     from keras_centernet.callbacks.profiler import parse_profile_batch
     from keras_centernet.training import train
 
+    try:
+        _train(train, args, parse_profile_batch(args.profile_batch))
+    except NonFiniteLossError as error:
+        print(f"keras-centernet train: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _train(train, args, profile_batch):
     train(
         args.data_dir,
         args.model_dir,
@@ -100,11 +112,10 @@ def run(args):
         use_gpu=args.use_gpu,
         use_xla=args.use_xla,
         use_profiler=args.use_profiler,
-        profile_batch=parse_profile_batch(args.profile_batch),
+        profile_batch=profile_batch,
         use_performance=args.use_performance,
         performance_warmup_steps=args.performance_warmup_steps,
         eval_every=args.eval_every,
         seed=args.seed,
         verbose=args.verbose,
     )
-    return 0
