@@ -4,9 +4,7 @@ Measures what a model costs on this machine before converting a dataset: `fit` s
 PerformanceCallback) and `predict` batches, on in-memory synthetic images, on any Keras backend.
 """
 
-import json
 import math
-import os
 import time
 
 
@@ -40,9 +38,10 @@ def run(args):
     from keras_centernet.callbacks.performance import PerformanceCallback, device_names, library_versions
     from keras_centernet.data.synthetic import make_synthetic_dataset
     from keras_centernet.models.centernet import CenterNet
+    from keras_centernet.validation import check_image_size, check_positive
 
-    if args.image_size % 32:
-        raise SystemExit(f"--image_size must be a multiple of 32, got {args.image_size}")
+    check_image_size(args.image_size, "--image_size")
+    check_positive(args.batch_size, "--batch_size")
     keras.mixed_precision.set_global_policy(args.precision)
     images, boxes, labels = make_synthetic_dataset(4 * args.batch_size, args.image_size, num_classes=3, max_boxes=32)
     labels = np.where(labels >= 0, labels * (args.num_classes // 3), -1).astype("int32")
@@ -85,7 +84,7 @@ def run(args):
         f"predict {result['predict_images_per_second']:.1f} images/s"
     )
     if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w") as file:
-            json.dump(result, file, indent=1)
+        from keras_centernet import atomic_files
+
+        atomic_files.write_json(args.output, result)
     return 0

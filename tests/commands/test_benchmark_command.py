@@ -18,6 +18,8 @@ def test_benchmark_command_reports_train_and_predict_throughput(tmp_path, capsys
     assert "train" in capsys.readouterr().out
 
 
-def test_benchmark_rejects_sizes_that_are_not_multiples_of_32():
-    with pytest.raises(SystemExit, match="multiple of 32"):
-        main(["benchmark", "--backbone", "tiny", "--image_size", "100"])
+def test_benchmark_rejects_sizes_that_are_not_multiples_of_32(capsys):
+    assert main(["benchmark", "--backbone", "tiny", "--image_size", "100"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "keras-centernet benchmark: error: --image_size must be a positive multiple of 32, got 100 (nearest: 96)"
+    )
