@@ -83,6 +83,7 @@ class PerformanceCallback(keras.callbacks.Callback):
         precision: label for the report; default the global dtype policy (e.g. ``mixed_float16``).
         is_chief: only the chief prints and writes (every rank measures).
         print_fn: where the one-line summary goes.
+        clock: seconds as a float (default `time.perf_counter`); tests pass a clock they advance themselves.
 
     After training, ``callback.summary`` holds the dict that was written.
     """
@@ -96,6 +97,7 @@ class PerformanceCallback(keras.callbacks.Callback):
         precision=None,
         is_chief=True,
         print_fn=print,
+        clock=time.perf_counter,
     ):
         super().__init__()
         if batch_size < 1 or num_devices < 1 or warmup_steps < 0:
@@ -110,6 +112,7 @@ class PerformanceCallback(keras.callbacks.Callback):
         self.precision = precision
         self.is_chief = is_chief
         self.print_fn = print_fn
+        self.clock = clock
         self.summary = None
 
     @property
@@ -117,7 +120,7 @@ class PerformanceCallback(keras.callbacks.Callback):
         return self.batch_size * self.num_devices
 
     def on_train_begin(self, logs=None):
-        self._train_begin = time.perf_counter()
+        self._train_begin = self.clock()
         self._steps = 0
         self._timed_steps = 0
         self._timed_seconds = 0.0
@@ -125,11 +128,11 @@ class PerformanceCallback(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._begin_index = batch
-        self._call_begin = time.perf_counter()
+        self._call_begin = self.clock()
 
     def on_train_batch_end(self, batch, logs=None):
         _wait_for(logs)
-        now = time.perf_counter()
+        now = self.clock()
         total = (self.params or {}).get("steps")
         last = min(batch, total - 1) if total else batch  # Keras reports a full last execution
         steps = max(1, last - self._begin_index + 1)
@@ -139,7 +142,7 @@ class PerformanceCallback(keras.callbacks.Callback):
         self._steps += steps
 
     def on_train_end(self, logs=None):
-        e2e_time = time.perf_counter() - self._train_begin
+        e2e_time = self.clock() - self._train_begin
         self.summary = self._build_summary(e2e_time)
         if not self.is_chief:
             return

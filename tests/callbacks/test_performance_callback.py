@@ -1,10 +1,9 @@
-"""PerformanceCallback against a train step with a known injected delay."""
+"""PerformanceCallback against a train step that advances a fake clock by known amounts (no sleeps, no wall time)."""
 
 import json
 import os
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -12,63 +11,70 @@ import pytest
 
 from keras_centernet.callbacks.performance import SUMMARY_FILE, PerformanceCallback
 
-WARMUP_DELAY = 1.2  # the warm-up steps are 3x slower: counting them would move throughput by > 25 %
-STEP_DELAY = 0.4  # long against Keras's own per-step overhead (~2 ms idle, ~10 ms on a loaded 2-core box)
+WARMUP_SECONDS = 1.2  # the warm-up steps are 3x slower: counting them would move throughput by 25 %
+STEP_SECONDS = 0.4
+OUTSIDE_SECONDS = 0.05  # time between steps (callbacks, data): in e2e_time, never in throughput
 
 
-class SleepyModel(keras.Model):
-    """A model whose train step only sleeps: `warmup_delay` for the first `slow_steps`, then `step_delay`.
+class FakeClock:
+    """Seconds that move only when told to."""
 
-    `step_seconds` records how long each step really took inside train_step (sleep can overshoot on a
-    busy machine), the reference the callback's timing is checked against.
-    """
+    def __init__(self):
+        self.now = 100.0
 
-    def __init__(self, slow_steps, warmup_delay=WARMUP_DELAY, step_delay=STEP_DELAY):
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+class TimedModel(keras.Model):
+    """A model whose train step takes `warmup_seconds` of the fake clock for the first `slow_steps`, then
+    `step_seconds`; `on_step_end` adds OUTSIDE_SECONDS between steps."""
+
+    def __init__(self, clock, slow_steps, warmup_seconds=WARMUP_SECONDS, step_seconds=STEP_SECONDS):
         super().__init__()
-        self.step_delay = step_delay
+        self.clock = clock
         self.dense = keras.layers.Dense(1)
         self.slow_steps = slow_steps
-        self.warmup_delay = warmup_delay
-        self.step_seconds = []
+        self.warmup_seconds = warmup_seconds
+        self.step_seconds = step_seconds
+        self.steps = 0
 
     def call(self, x):
         return self.dense(x)
 
     def train_step(self, data):
-        start = time.perf_counter()
-        time.sleep(self.warmup_delay if len(self.step_seconds) < self.slow_steps else self.step_delay)
-        self.step_seconds.append(time.perf_counter() - start)
+        self.clock.advance(self.warmup_seconds if self.steps < self.slow_steps else self.step_seconds)
+        self.steps += 1
         return {"loss": 0.0}
 
 
-def _fit(
-    tmp_path,
-    *,
-    steps,
-    warmup_steps,
-    batch_size=4,
-    num_devices=1,
-    steps_per_execution=1,
-    is_chief=True,
-    warmup_delay=WARMUP_DELAY,
-    step_delay=STEP_DELAY,
-):
-    model = SleepyModel(slow_steps=warmup_steps, warmup_delay=warmup_delay, step_delay=step_delay)
+class BetweenSteps(keras.callbacks.Callback):
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.clock.advance(OUTSIDE_SECONDS)
+
+
+def _fit(tmp_path, *, steps, warmup_steps, batch_size=4, num_devices=1, steps_per_execution=1, is_chief=True,
+         warmup_seconds=WARMUP_SECONDS, step_seconds=STEP_SECONDS):
+    clock = FakeClock()
+    model = TimedModel(clock, warmup_steps, warmup_seconds, step_seconds)
     model.compile(run_eagerly=True, steps_per_execution=steps_per_execution)
     x = np.zeros((steps * batch_size, 3), "float32")
     lines = []
     callback = PerformanceCallback(
-        batch_size=batch_size,
-        num_devices=num_devices,
-        warmup_steps=warmup_steps,
-        output_dir=str(tmp_path),
-        precision="float32",
-        is_chief=is_chief,
-        print_fn=lines.append,
-    )
-    start = time.perf_counter()
-    model.fit(x, np.zeros((len(x), 1)), batch_size=batch_size, epochs=1, verbose=0, callbacks=[callback])
-    return callback, time.perf_counter() - start, lines, model.step_seconds
+        batch_size=batch_size, num_devices=num_devices, warmup_steps=warmup_steps, output_dir=str(tmp_path),
+        precision="float32", is_chief=is_chief, print_fn=lines.append, clock=clock,
+    )  # fmt: skip
+    start = clock()
+    model.fit(x, np.zeros((len(x), 1)), batch_size=batch_size, epochs=1, verbose=0,
+              callbacks=[callback, BetweenSteps(clock)])  # fmt: skip
+    return callback, clock() - start, lines
 
 
 def _read_summary(tmp_path):
@@ -76,46 +82,44 @@ def _read_summary(tmp_path):
         return json.load(f)
 
 
-def test_throughput_matches_injected_delay_and_excludes_warmup(tmp_path):
-    callback, wall, lines, step_seconds = _fit(tmp_path, steps=12, warmup_steps=2, batch_size=4, num_devices=2)
+def test_throughput_matches_the_step_time_and_excludes_warmup(tmp_path):
+    callback, elapsed, lines = _fit(tmp_path, steps=12, warmup_steps=2, batch_size=4, num_devices=2)
     summary = _read_summary(tmp_path)
     assert summary == callback.summary
-    timed_seconds = sum(step_seconds[2:])  # the 10 steps after warm-up, as timed inside the steps
-    expected = 4 * 2 * 10 / timed_seconds  # global images / time
-    assert summary["throughput"] == pytest.approx(expected, rel=0.05)
-    assert summary["throughput"] <= 4 * 2 / STEP_DELAY  # never faster than the injected delay allows
-    assert summary["throughput_per_device"] == pytest.approx(expected / 2, rel=0.05)
-    assert summary["step_time"] == pytest.approx(timed_seconds / 10, rel=0.05)
+    assert summary["throughput"] == pytest.approx(4 * 2 / STEP_SECONDS, rel=1e-9)  # global images / step time
+    assert summary["throughput_per_device"] == pytest.approx(4 / STEP_SECONDS, rel=1e-9)
+    assert summary["step_time"] == pytest.approx(STEP_SECONDS, rel=1e-9)
+    assert summary["timed_time"] == pytest.approx(10 * STEP_SECONDS, rel=1e-9)
     assert summary["steps"] == 12 and summary["timed_steps"] == 10 and summary["warmup_steps"] == 2
     assert summary["batch_size"] == 4 and summary["global_batch_size"] == 8 and summary["num_devices"] == 2
     assert summary["precision"] == "float32"
-    # e2e covers the warm-up too: at least every step's own time, at most the fit's wall time.
-    assert sum(step_seconds) <= summary["e2e_time"] <= wall
+    # e2e covers the warm-up and the time between steps: all the fake time of the fit.
+    expected_e2e = 2 * WARMUP_SECONDS + 10 * STEP_SECONDS + 12 * OUTSIDE_SECONDS
+    assert summary["e2e_time"] == pytest.approx(expected_e2e, rel=1e-9) and elapsed == pytest.approx(expected_e2e)
     assert summary["devices"] and summary["versions"]["keras"] == keras.__version__
     assert "keras_centernet" in summary["versions"]
-    assert len(lines) == 1 and "images/s" in lines[0] and "e2e_time" in lines[0]
+    assert len(lines) == 1 and "20.0 images/s" in lines[0] and "e2e_time 7.0 s" in lines[0]
 
 
 def test_steps_per_execution_counts_every_step(tmp_path):
     # 4 steps per train-function call: hooks fire once per call. 14 steps = calls 0-3 (warm-up), 4-7, 8-11
-    # and a short last call 12-13 (Keras reports it as 12-15).
-    callback, _, _, step_seconds = _fit(
-        tmp_path, steps=14, warmup_steps=4, batch_size=2, steps_per_execution=4, warmup_delay=0.3, step_delay=0.3
-    )
+    # and a short last call 12-13 (Keras reports it as 12-15). Each call runs train_step 4 (or 2) times.
+    callback, _, _ = _fit(tmp_path, steps=14, warmup_steps=4, batch_size=2, steps_per_execution=4,
+                          warmup_seconds=0.3, step_seconds=0.3)  # fmt: skip
     summary = callback.summary
     assert summary["steps"] == 14 and summary["warmup_steps"] == 4 and summary["timed_steps"] == 10
     assert summary["steps_per_execution"] == 4
-    assert summary["throughput"] == pytest.approx(2 * 10 / sum(step_seconds[4:]), rel=0.05)
+    assert summary["throughput"] == pytest.approx(2 / 0.3, rel=1e-9)
 
 
 def test_not_chief_measures_but_writes_nothing(tmp_path):
-    callback, _, lines, _ = _fit(tmp_path, steps=3, warmup_steps=1, is_chief=False, warmup_delay=0.0, step_delay=0.0)
+    callback, _, lines = _fit(tmp_path, steps=3, warmup_steps=1, is_chief=False)
     assert callback.summary["timed_steps"] == 2
     assert not os.path.exists(os.path.join(tmp_path, SUMMARY_FILE)) and lines == []
 
 
 def test_too_few_steps_reports_no_throughput(tmp_path):
-    callback, _, lines, _ = _fit(tmp_path, steps=2, warmup_steps=2, warmup_delay=0.0)
+    callback, _, lines = _fit(tmp_path, steps=2, warmup_steps=2)
     assert callback.summary["throughput"] is None and "no throughput" in lines[0]
 
 
