@@ -376,6 +376,9 @@ def main(argv=None):
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=2)
         print(f"wrote {args.json}")
+    if ratio < TARGET_RATIO:
+        print(f"train_step: FAILED: ratio {ratio:.3f} is below the target {TARGET_RATIO}", file=sys.stderr)
+        return 1
     return 0
 
 

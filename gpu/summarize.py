@@ -1,4 +1,5 @@
-"""Reads the RESULT lines of gpu/run.sh and prints our images/s against each reference with the target ratios.
+"""Reads the RESULT lines of gpu/run.sh and prints our images/s against each reference with the target ratios;
+exits 1 when a target is missed (or our RESULT line is missing).
 
     python gpu/summarize.py results.txt
 """
@@ -23,16 +24,21 @@ def main(path):
     mine = ours[-1]
     setup = f"{mine['arch']}, {mine['prec']}, batch {mine['batch']}"
     print(f"ours ({setup}): {mine['img_per_s']} img/s on {mine['devices']}")
+    missed = []
     for reference in results:
         if reference["fw"] == OURS:
             continue
         ratio = mine["img_per_s"] / reference["img_per_s"]
         target = TARGETS.get(reference["fw"])
         verdict = "" if target is None else f" (target >= {target}: {'met' if ratio >= target else 'NOT met'})"
+        missed += [reference["fw"]] if target is not None and ratio < target else []
         print(
             f"  vs {reference['fw']} {reference['prec']} batch {reference['batch']}: {reference['img_per_s']} img/s,"
             f" ratio {ratio:.3f}{verdict}"
         )
+    if missed:
+        print(f"FAILED: target not met against {', '.join(missed)}", file=sys.stderr)
+        return 1
     return 0
 
 
