@@ -74,7 +74,8 @@ class Runtime:
         return int(per_device_batch_size) * self.replicas_per_process
 
     def global_batch_size(self, per_device_batch_size):
-        """Images in one optimizer step across all devices."""
+        """Images in one optimizer step across all devices and processes: the batch the learning rate scales with
+        (`keras_centernet.schedules.make_learning_rate_schedule`), the same for every launcher."""
         return int(per_device_batch_size) * self.num_devices
 
     def scope(self):

@@ -1,15 +1,55 @@
-"""Learning-rate schedules: piecewise-constant drops with a linear warm-up, scaled by the number of devices."""
+"""Learning-rate schedules: piecewise-constant drops with a linear warm-up, scaled by the global batch.
+
+The rule, the same under every launcher (one device, MirroredStrategy over N devices, JAX DataParallel over N
+devices, Horovod over N ranks): a learning rate is stated for a reference global batch, and the rate used is
+
+    effective rate = learning_rate x actual global batch / reference global batch
+
+(the linear scaling rule of Goyal et al. 2017). The recipe states Adam 1e-3 at global batch 64, so 8 devices x 8
+images train at 1e-3, one device x 8 images at 1.25e-4 and 16 devices x 8 images at 2e-3. A warm-up rises linearly
+from 0 at step 0 to the effective rate at step ``warmup_steps``, again whatever the launcher.
+"""
 
 import keras
 
+from keras_centernet.validation import InputError
 
-def scale_lr(learning_rate, world_size):
-    """Linear scaling rule (Goyal et al. 2017): the learning rate for ``world_size`` devices, each with
-    the per-device batch the single-device ``learning_rate`` was tuned for: ``learning_rate * world_size``.
-    """
-    if world_size < 1:
-        raise ValueError(f"world_size must be >= 1, got {world_size}")
-    return float(learning_rate) * int(world_size)
+REFERENCE_BATCH_SIZE = 64  # the recipe's global batch: its 1e-3 is the rate for 64 images per step
+
+
+def scale_lr(learning_rate, global_batch_size, reference_batch_size=REFERENCE_BATCH_SIZE):
+    """The linear scaling rule: ``learning_rate`` is the rate for a global batch of ``reference_batch_size``
+    images; the rate for ``global_batch_size`` images per optimizer step (all devices, all processes together) is
+    ``learning_rate * global_batch_size / reference_batch_size``."""
+    for name, value in (("global_batch_size", global_batch_size), ("reference_batch_size", reference_batch_size)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return float(learning_rate) * int(global_batch_size) / int(reference_batch_size)
+
+
+def parse_lr_boundaries(value, argument="--lr_boundaries"):
+    """``"90000,120000"`` (or a list of ints) -> ``[90000, 120000]``; None or "" -> None (the default drops).
+
+    Raises InputError naming ``argument`` when an entry is not an integer >= 1 or the steps do not strictly
+    increase. Steps past the end of a run are not an error here (the run warns and drops them)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    entries = value.split(",") if isinstance(value, str) else list(value)
+    steps = []
+    for entry in entries:
+        text = entry.strip() if isinstance(entry, str) else entry
+        if isinstance(text, str) and text.isdigit():
+            step = int(text)
+        elif isinstance(text, int) and not isinstance(text, bool):
+            step = text
+        else:
+            step = None
+        if step is None or step < 1:
+            raise InputError(f"{argument} takes comma-separated integer steps >= 1, got {value!r} (entry {entry!r})")
+        steps.append(step)
+    if any(b <= a for a, b in zip(steps, steps[1:])):
+        raise InputError(f"{argument} must strictly increase, got {value!r}")
+    return steps
 
 
 @keras.saving.register_keras_serializable(package="keras_centernet")
@@ -21,16 +61,17 @@ class WarmupPiecewiseSchedule(keras.optimizers.schedules.LearningRateSchedule):
     first ``warmup_steps`` steps the rate rises linearly from ``warmup_start_learning_rate`` to the
     piecewise value: ``start + (value - start) * step / warmup_steps``.
 
-    Seed recipe on 8 devices: ``WarmupPiecewiseSchedule(scale_lr(1.25e-4, 8), [90000, 120000],
-    decay_factor=0.1, warmup_steps=1000, warmup_start_learning_rate=1.25e-4)``.
+    The recipe on 8 devices x 8 images (what `make_learning_rate_schedule(1e-3, 64, [90000, 120000],
+    warmup_steps=1000)` builds): ``WarmupPiecewiseSchedule(1e-3, [90000, 120000], decay_factor=0.1,
+    warmup_steps=1000)``.
 
     Args:
-        base_learning_rate: rate after warm-up, before the first boundary (already scaled by world size).
+        base_learning_rate: rate after warm-up, before the first boundary (already scaled: `scale_lr`).
         boundaries: increasing step numbers where the rate changes.
         values: explicit rates, ``len(boundaries) + 1``; overrides ``decay_factor``.
         decay_factor: multiplier applied at each boundary when ``values`` is None.
         warmup_steps: length of the linear warm-up (0: none).
-        warmup_start_learning_rate: rate at step 0 (Horovod convention: the unscaled single-device rate).
+        warmup_start_learning_rate: rate at step 0 (`make_learning_rate_schedule` uses 0).
     """
 
     def __init__(
@@ -95,15 +136,25 @@ class WarmupPiecewiseSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def make_learning_rate_schedule(learning_rate, world_size=1, boundaries=(), decay_factor=0.1, warmup_steps=0):
-    """The scaled schedule a training command uses: peak ``scale_lr(learning_rate, world_size)``,
-    warming up linearly from the single-device ``learning_rate`` (from 0 when world_size is 1)."""
-    peak = scale_lr(learning_rate, world_size)
-    start = float(learning_rate) if world_size > 1 else 0.0
+def make_learning_rate_schedule(
+    learning_rate,
+    global_batch_size,
+    boundaries=(),
+    decay_factor=0.1,
+    warmup_steps=0,
+    reference_batch_size=REFERENCE_BATCH_SIZE,
+):
+    """The schedule `train()` uses, for ``global_batch_size`` images per optimizer step (`Runtime.global_batch_size`):
+
+    peak ``scale_lr(learning_rate, global_batch_size, reference_batch_size)``, x``decay_factor`` at each step of
+    ``boundaries`` (the rate at step ``b`` is already the dropped one), rising linearly from 0 at step 0 to the
+    peak at ``warmup_steps``. Depends only on the global batch, not on how it is split over devices or processes.
+    """
+    peak = scale_lr(learning_rate, global_batch_size, reference_batch_size)
     return WarmupPiecewiseSchedule(
         peak,
         boundaries,
         decay_factor=decay_factor,
         warmup_steps=warmup_steps,
-        warmup_start_learning_rate=start,
+        warmup_start_learning_rate=0.0,
     )

@@ -1,9 +1,11 @@
 """`train(...)`: the whole training job behind `keras-centernet train` and examples/train_coco.py.
 
 One function wires the pieces together: distribution (Horovod / MirroredStrategy / one device), precision, the tf.data
-pipeline, the CenterNet model, the learning-rate schedule (x0.1 drops at 64% and 86% of training, as 90k and 120k of
-the recipe's 140k steps), optional fine-tuning, and the callbacks (resume after interruption, checkpoints, COCO eval,
-performance summary, profiler). Everything a run writes goes under `model_dir`:
+pipeline, the CenterNet model, the learning-rate schedule (`learning_rate` is stated for a global batch of
+`lr_reference_batch` images and scaled linearly to the run's global batch; x0.1 drops at `lr_boundaries`, by default
+the recipe's 90k and 120k of 140k steps scaled to the run's length), optional fine-tuning, and the callbacks (resume
+after interruption, checkpoints, COCO eval, performance summary, profiler). Everything a run writes goes under
+`model_dir`:
 
     model_dir/model.keras               final model (chief)
     model_dir/checkpoints/epoch_NNN.keras  one per epoch (chief); best_val_AP.keras with --eval_every
@@ -37,7 +39,9 @@ from keras_centernet.validation import (
 )
 
 HISTORY_FILE = "history.json"
-LR_DROPS = (0.64, 0.86)  # fractions of training where the learning rate drops x0.1 (90k / 120k of 140k)
+RECIPE_STEPS = 140000
+RECIPE_LR_BOUNDARIES = (90000, 120000)  # the recipe's x0.1 drops, in steps of its 140k-step run
+LR_DROPS = tuple(b / RECIPE_STEPS for b in RECIPE_LR_BOUNDARIES)  # the same as fractions of a run (0.643, 0.857)
 
 
 def precision_policy(use_amp, amp_dtype="auto", use_gpu=True):
@@ -73,10 +77,27 @@ def plan_steps(num_train_steps, epochs, steps_per_epoch, num_train_images, globa
     return int(epochs), int(steps_per_epoch), int(epochs) * int(steps_per_epoch)
 
 
-def lr_boundaries(total_steps, fractions=LR_DROPS):
-    """Steps where the learning rate drops: `int(total_steps * f)` for each fraction, keeping those inside the run
-    (0 < step < total_steps) once each, so runs of 1, 2 or 3 steps get 0, 1 or 2 drops instead of an error."""
-    return sorted({int(total_steps * fraction) for fraction in fractions} & set(range(1, int(total_steps))))
+def lr_boundaries(total_steps, boundaries=None, warn=None):
+    """Steps where the learning rate drops x0.1; the rate at step `b` is already the dropped one.
+
+    `boundaries` None: the recipe's 90000 and 120000 of 140000 scaled to the run, `round(total_steps * 90000 /
+    140000)` and `round(total_steps * 120000 / 140000)` (a 140k run drops at exactly 90000 and 120000), keeping
+    those inside the run (0 < step < total_steps) once each, so runs of 1, 2 or 3 steps get 0, 1 or 1 drops.
+    Explicit `boundaries` (increasing steps, see `schedules.parse_lr_boundaries`) are kept as given; those at or
+    past the end of the run are dropped with one `warn` line each.
+    """
+    total_steps = int(total_steps)
+    if boundaries is None:
+        scaled = {round(total_steps * b / RECIPE_STEPS) for b in RECIPE_LR_BOUNDARIES}
+        return sorted(step for step in scaled if 0 < step < total_steps)
+    late = [int(b) for b in boundaries if int(b) >= total_steps]
+    if late and warn is not None:
+        warn(f"train: warning: --lr_boundaries {','.join(map(str, late))} >= the run's {total_steps} steps: "
+             "no drop there")
+    return [int(b) for b in boundaries if 0 < int(b) < total_steps]
+
+
+_drop_steps = lr_boundaries  # train() has a parameter named lr_boundaries
 
 
 def _class_map(data_dir):
@@ -129,6 +150,8 @@ def train(
     epochs=1,
     steps_per_epoch=None,
     learning_rate=1e-3,
+    lr_boundaries=None,
+    lr_reference_batch=64,
     warmup_steps=0,
     max_boxes=128,
     fine_tune_ckpt=None,
@@ -149,12 +172,19 @@ def train(
 ):
     """Trains a CenterNet on the converted dataset in `data_dir` and writes everything under `model_dir`.
 
-    `batch_size` is per device (global batch = batch_size x devices); `learning_rate` is the single-device rate,
-    scaled linearly by the number of Horovod ranks with a linear warm-up of `warmup_steps`. Returns the fitted
+    `batch_size` is per device (global batch = batch_size x devices). `learning_rate` is the Adam rate for a global
+    batch of `lr_reference_batch` images; whatever the launcher (one device, MirroredStrategy, JAX DataParallel,
+    Horovod) the run trains at learning_rate x global batch / lr_reference_batch, reached by a linear warm-up from 0
+    over `warmup_steps`, x0.1 at each of `lr_boundaries` (steps, e.g. "90000,120000"; default: the recipe's 90k and
+    120k of 140k scaled to the run's length, see `lr_boundaries`). Returns the fitted
     model and its history dict. Rerunning the same call after an interruption resumes from the last finished
     epoch; rerunning a finished run changes nothing. Raises InputError (before building anything) on bad
     arguments or data, and NonFiniteLossError when the loss or weights stop being finite.
     """
+    from keras_centernet.schedules import make_learning_rate_schedule, parse_lr_boundaries, scale_lr
+
+    boundaries = parse_lr_boundaries(lr_boundaries)
+    lr_reference_batch = check_positive(lr_reference_batch, "--lr_reference_batch")
     num_records = check_training_inputs(
         data_dir, model_dir, image_size, batch_size, steps_per_epoch, fine_tune_ckpt, eval_every
     )
@@ -173,7 +203,6 @@ def train(
     from keras_centernet.data.pipeline import build_dataset
     from keras_centernet.models.centernet import CenterNet
     from keras_centernet.models.weights import load_matching_weights
-    from keras_centernet.schedules import make_learning_rate_schedule
 
     lock = RunLock(model_dir).acquire() if runtime.is_chief else None
     try:
@@ -187,11 +216,18 @@ def train(
         epochs, steps_per_epoch, total_steps = plan_steps(
             num_train_steps, epochs, steps_per_epoch, num_records, global_batch
         )
+        late_boundaries = []  # warned about after the first line
+        drops = _drop_steps(total_steps, boundaries, warn=late_boundaries.append)
+        peak = scale_lr(learning_rate, global_batch, lr_reference_batch)
         say(
             f"train: {runtime.strategy_name} on {runtime.num_devices} device(s), {policy}, global batch "
             f"{global_batch}, {epochs} epoch(s) x {steps_per_epoch} steps = {total_steps} steps, "
-            f"{len(class_ids)} classes, {num_records} training images"
+            f"{len(class_ids)} classes, {num_records} training images, learning rate {peak:.6g} "
+            f"(= {learning_rate:g} x {global_batch} / {lr_reference_batch}), x0.1 at steps "
+            f"{','.join(map(str, drops)) or 'none'}"
         )
+        for line in late_boundaries:
+            say(line)
         if warmup_steps and warmup_steps >= total_steps:
             say(f"train: warning: --warmup_steps {warmup_steps} >= the run's {total_steps} steps: the learning rate "
                 "never reaches its peak")
@@ -217,7 +253,7 @@ def train(
             if fine_tune_ckpt:
                 load_matching_weights(model, fine_tune_ckpt, print_fn=say)
             schedule = make_learning_rate_schedule(
-                learning_rate, runtime.size, lr_boundaries(total_steps), 0.1, warmup_steps
+                learning_rate, global_batch, drops, 0.1, warmup_steps, reference_batch_size=lr_reference_batch
             )
             jit_compile = horovod_jit_compile(use_xla or "auto") if runtime.use_horovod else bool(use_xla)
             model.compile(keras.optimizers.Adam(schedule), jit_compile=jit_compile)

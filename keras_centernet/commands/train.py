@@ -42,9 +42,28 @@ def add_arguments(parser):
     schedule.add_argument("--epochs", type=int, default=1, help="epochs over the training set when steps is 0")
     schedule.add_argument("--steps_per_epoch", type=int, default=None, help="steps between checkpoints/evals")
     schedule.add_argument(
-        "--learning_rate", type=float, default=1e-3, help="Adam rate for one device; x0.1 at 64%% and 86%% (1e-3)"
+        "--learning_rate",
+        type=float,
+        default=1e-3,
+        help="Adam rate for a global batch of --lr_reference_batch images (1e-3). The run trains at "
+        "learning_rate x global batch / lr_reference_batch, where global batch = --batch_size x devices, whatever "
+        "the launcher (one device, MirroredStrategy, JAX DataParallel, horovodrun); the first line printed shows it",
     )
-    schedule.add_argument("--warmup_steps", type=int, default=0, help="linear warm-up steps (0)")
+    schedule.add_argument(
+        "--lr_reference_batch",
+        type=int,
+        default=64,
+        help="global batch --learning_rate is stated for (64: the recipe's 1e-3 at 8 devices x 8 images)",
+    )
+    schedule.add_argument(
+        "--lr_boundaries",
+        default=None,
+        help="comma-separated steps where the rate drops x0.1, e.g. 90000,120000 (default: the recipe's 90000 and "
+        "120000 of 140000 scaled to the run: round(steps x 9/14), round(steps x 12/14))",
+    )
+    schedule.add_argument(
+        "--warmup_steps", type=int, default=0, help="linear warm-up from 0 to the scaled rate over these steps (0)"
+    )
     schedule.add_argument("--seed", type=int, default=None, help="seed for weights, shuffling and augmentation")
     hardware = parser.add_argument_group("hardware and scale")
     _bool_flag(hardware, "--use_amp", False, "mixed precision (float16 with loss scaling on GPUs, else bfloat16)")
@@ -68,7 +87,11 @@ def add_parser(subparsers):
         "train",
         help="train a CenterNet on a converted dataset",
         description="Train CenterNet with model.fit on DIR/tfrecords/coco_train.record-*. Rerun the same command "
-        "to resume after an interruption. Multi-device: horovodrun -np N keras-centernet train --use_horovod ...",
+        "to resume after an interruption. Multi-device: horovodrun -np N keras-centernet train --use_horovod ... "
+        "Learning rate: --learning_rate is stated for a global batch of --lr_reference_batch (default 64) images; "
+        "the run trains at learning_rate x global batch / lr_reference_batch (global batch = --batch_size x all "
+        "devices of all processes) under every launcher, warms up from 0 over --warmup_steps and drops x0.1 at "
+        "--lr_boundaries.",
     )
     add_arguments(parser)
     parser.set_defaults(func=run)
@@ -102,6 +125,8 @@ def _train(train, args, profile_batch):
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
         learning_rate=args.learning_rate,
+        lr_boundaries=args.lr_boundaries,
+        lr_reference_batch=args.lr_reference_batch,
         warmup_steps=args.warmup_steps,
         max_boxes=args.max_boxes,
         fine_tune_ckpt=args.fine_tune_ckpt,

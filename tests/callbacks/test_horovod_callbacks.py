@@ -61,12 +61,14 @@ def test_schedule_rejects_bad_arguments():
 
 
 def test_scale_lr_and_scaled_schedule():
-    assert scale_lr(1.25e-4, 8) == pytest.approx(1e-3)
+    # The rate is stated for a global batch (64 by default) and scales with the global batch, not the rank count
+    # (the full rule: tests/test_schedules.py).
+    assert scale_lr(1e-3, 64) == pytest.approx(1e-3) and scale_lr(1e-3, 8) == pytest.approx(1.25e-4)
     with pytest.raises(ValueError):
         scale_lr(1e-3, 0)
-    schedule = make_learning_rate_schedule(1e-3, world_size=4, boundaries=[50], warmup_steps=10)
-    assert _rates(schedule, [0, 10, 50]) == pytest.approx([1e-3, 4e-3, 4e-4])
-    single = make_learning_rate_schedule(1e-3, world_size=1, warmup_steps=4)
+    schedule = make_learning_rate_schedule(1e-3, 256, boundaries=[50], warmup_steps=10)
+    assert _rates(schedule, [0, 5, 10, 50]) == pytest.approx([0.0, 2e-3, 4e-3, 4e-4])
+    single = make_learning_rate_schedule(1e-3, 64, warmup_steps=4)
     assert _rates(single, [0, 2, 4]) == pytest.approx([0.0, 5e-4, 1e-3])
 
 

@@ -74,7 +74,7 @@ def train_one(runtime, precision, compression, args):
     model = CenterNet(3, backbone="tiny", neck="deconv", head_channels=16)
     # "off": no gradient all-reduce, the negative control (ranks must then drift apart).
     model.gradient_reducer = None if compression == "off" else HorovodGradientReducer(compression=compression)
-    schedule = make_learning_rate_schedule(1e-3, runtime.size, warmup_steps=2)
+    schedule = make_learning_rate_schedule(1e-3, runtime.global_batch_size(BATCH_SIZE), warmup_steps=2)
     model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=horovod_jit_compile("auto"))
 
     dataset = build_dataset(

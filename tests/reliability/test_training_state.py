@@ -24,8 +24,10 @@ def _fit(model, data, epochs, callbacks, initial_epoch=0):
 
 
 def test_lr_boundaries_fit_every_run_length():
-    assert lr_boundaries(1) == [] and lr_boundaries(2) == [1] and lr_boundaries(3) == [1, 2]
-    assert lr_boundaries(140000) == [89600, 120400]
+    # round(steps x 90000 / 140000), round(steps x 120000 / 140000), kept inside 0 < step < steps once each
+    assert lr_boundaries(1) == [] and lr_boundaries(2) == [1] and lr_boundaries(3) == [2]
+    assert lr_boundaries(140000) == [90000, 120000] and lr_boundaries(14000) == [9000, 12000]
+    assert lr_boundaries(1000) == [643, 857]
 
 
 def test_backup_restores_weights_optimizer_and_epoch(tmp_path, tiny_model, synthetic_64):
