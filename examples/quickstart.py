@@ -75,7 +75,8 @@ def main(argv=None):
     steps_per_epoch = max(1, args.steps // 4)
     cli(["train", "--data_dir", data_dir, "--model_dir", model_dir, "--backbone", "tiny", "--neck", "fpn",
          "--image_size", size, "--batch_size", str(args.batch_size), "--num_train_steps", str(args.steps),
-         "--steps_per_epoch", str(steps_per_epoch), "--learning_rate", "5e-3", "--warmup_steps", "50",
+         "--steps_per_epoch", str(steps_per_epoch), "--learning_rate", "5e-3",
+         "--lr_reference_batch", str(args.batch_size), "--warmup_steps", "50",
          "--max_boxes", "16", "--use_performance", "--seed", "0"])  # fmt: skip
     weights = os.path.join(model_dir, "model.keras")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CenterNet ResNet-101 v1 + FPN, 512x512, COCO 2017, float32, one device (no Horovod).
-# The 8-device recipe's per-device batch (8) and learning rate (1.25e-4 = 1e-3 / 8); 140,000 steps are
-# 1/8 of the data of the 8-device run, so expect a lower mAP unless you raise --num_train_steps.
+# The 8-device recipe's per-device batch (8); its Adam 1e-3 at global batch 64 becomes 1.25e-4 at this run's global
+# batch of 8 (1e-3 x 8 / 64); 140,000 steps are 1/8 of the data of the 8-device run, so expect a lower mAP unless you
+# raise --num_train_steps.
 #
 #   DATA_DIR=/data/coco2017 MODEL_DIR=runs/r101_fpn_fp32_1dev bash examples/run_scripts/CenterNet_Float32_1Device.sh
 #

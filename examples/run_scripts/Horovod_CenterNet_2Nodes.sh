@@ -2,7 +2,7 @@
 # CenterNet ResNet-101 v1 + FPN, 512x512, COCO 2017 on 2 hosts x 8 devices (16 Horovod processes).
 # Needs passwordless ssh from the launching host to every host, the same Python environment and paths on
 # all hosts, and DATA_DIR readable from all of them (shared file system or a copy at the same path).
-# Per-device batch 8 (128 global); the learning rate is scaled by the 16 devices (2e-3 peak).
+# Per-device batch 8 (128 global): the recipe's 1e-3 at global batch 64 trains at 2e-3 (1e-3 x 128 / 64).
 #
 #   HOSTS=host1:8,host2:8 DATA_DIR=/shared/coco2017 MODEL_DIR=/shared/runs/r101_16dev \
 #     bash examples/run_scripts/Horovod_CenterNet_2Nodes.sh [--use_amp]
