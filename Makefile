@@ -31,8 +31,14 @@ horovod: $(STAMP)
 lint: $(BASE)
 	$(VENV)/bin/ruff check keras_centernet tests benchmarks examples gpu
 
+# System packages the tests need beyond Python (sshd for the two-host Horovod test), installed with apt-get
+# only when missing (CI runs as root on a fresh machine); without root the two-host tests skip with the reason.
+.PHONY: system-packages
+system-packages:
+	bash scripts/install_system_packages.sh
+
 # TensorFlow backend runs everything; the JAX pass re-runs the backend-agnostic tests (slow ones excluded).
-test: lint $(STAMP)
+test: lint $(STAMP) system-packages
 	$(PY) -m pytest -p no:cacheprovider tests
 	KERAS_BACKEND=jax $(PY) -m pytest -p no:cacheprovider -m "not tensorflow and not horovod and not slow" \
 		tests/models tests/layers tests/losses
