@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-horovod
 # files are used, so they install without their (heavy) dependencies.
 DATA_PACKAGES := deepforest==2.1.0 imgaug==0.4.0
 
-.PHONY: demo test test-fast lint venv horovod benchmark clean
+.PHONY: demo test test-fast lint venv horovod benchmark mutation clean
 
 $(BASE): setup.py requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ venv: $(BASE)
 horovod: $(STAMP)
 
 lint: $(BASE)
-	$(VENV)/bin/ruff check keras_centernet tests benchmarks examples gpu
+	$(VENV)/bin/ruff check keras_centernet tests benchmarks examples gpu mutation
 
 # System packages the tests need beyond Python (sshd for the two-host Horovod test), installed with apt-get
 # only when missing (CI runs as root on a fresh machine); without root the two-host tests skip with the reason.
@@ -53,6 +53,10 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/train_step.py
 	$(PY) benchmarks/input_pipeline.py
 	$(PY) benchmarks/scaling.py
+
+# Plants each mutant of mutation/mutants.py and runs its tests; writes docs/mutation.md (~25 min, not in CI).
+mutation: $(STAMP)
+	$(PY) -m mutation.run
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo_output
