@@ -10,6 +10,14 @@ gradients (``hvd.grouped_allreduce`` over tensors shaped like the trainable vari
 images/s, per-rank images/s, scaling efficiency = throughput(N) / (N x throughput(1)) (the ratio against
 the 1-rank reference measured in the same run), step time, all-reduce time per step and its share.
 
+With ``--two_hosts`` (root, Linux) the ranks run on two "hosts": the network namespaces of
+scripts/two_host_netns.sh (10.77.0.1 and 10.77.0.2 on a veth pair, ssh between them), N/2 ranks each,
+horovodrun in host A starting host B's ranks over ssh, Gloo over TCP between the two addresses (1 rank, the
+reference, has nothing to send and runs as without the flag). The all-reduce time per step then includes a
+real TCP hop (a veth pair: kernel speed, no wire).
+
+    sudo .venv/bin/python benchmarks/scaling.py --two_hosts --ranks 1 2
+
 On a CPU-only machine the ranks share the cores (one TensorFlow process already uses them all), so
 efficiency says more about core contention than about Horovod; ``--threads_per_rank 1`` gives each rank
 one core's worth of threads. On a multi-GPU host pass --use_gpu (each rank pins its local rank's GPU).
@@ -41,6 +49,9 @@ def parse_args(argv=None):
     parser.add_argument("--use_gpu", action="store_true", help="train on accelerators (default: CPU only)")
     parser.add_argument(
         "--threads_per_rank", type=int, default=0, help="TensorFlow CPU threads per rank (0: TensorFlow's default)"
+    )
+    parser.add_argument(
+        "--two_hosts", action="store_true", help="ranks across two network namespaces (scripts/two_host_netns.sh)"
     )
     parser.add_argument("--worker", metavar="RESULT_JSON", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -127,18 +138,43 @@ def worker(args):
             json.dump(result, f)
 
 
+TWO_HOSTS = os.path.join(ROOT, "scripts", "two_host_netns.sh")
+TWO_HOST_ENV = {"TWO_HOST_PREFIX": f"kb{os.getpid() % 100000}", "TWO_HOST_DIR": f"/tmp/kcn-scaling-{os.getpid()}"}
+ADDR_A, ADDR_B, SSH_PORT, IFACE = "10.77.0.1", "10.77.0.2", "2222", "kcn0"  # two_host_netns.sh's defaults
+
+
+def two_hosts(action):
+    """`scripts/two_host_netns.sh up|down` with this run's namespace names; exits with the reason on failure."""
+    env = dict(os.environ, **TWO_HOST_ENV)
+    result = subprocess.run(["bash", TWO_HOSTS, action], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"two_host_netns.sh {action} failed: {result.stdout}{result.stderr}")
+
+
+def host_arguments(args, ranks):
+    """horovodrun's host arguments, and the command prefix that runs it (inside host A for --two_hosts)."""
+    if not args.two_hosts or ranks == 1:  # one rank has nothing to send: the reference runs as on one host
+        return ["-H", f"localhost:{ranks}"], []
+    hosts = f"{ADDR_A}:{ranks - ranks // 2},{ADDR_B}:{ranks // 2}"
+    identity = os.path.join(TWO_HOST_ENV["TWO_HOST_DIR"], "id_ed25519")
+    arguments = ["-H", hosts, "--network-interface", IFACE, "-p", SSH_PORT, "-i", identity]
+    return arguments + ["--gloo-timeout-seconds", "30"], ["bash", TWO_HOSTS, "run"]
+
+
 def launch(args, ranks, result_path):
     horovodrun = os.path.join(os.path.dirname(sys.executable), "horovodrun")
     horovodrun = horovodrun if os.path.exists(horovodrun) else shutil.which("horovodrun")
     if not horovodrun:
         sys.exit("horovodrun not found: build Horovod with scripts/install_horovod.sh")
-    command = [horovodrun, "--gloo", "-np", str(ranks), "-H", f"localhost:{ranks}", sys.executable, __file__]
+    hosts, prefix = host_arguments(args, ranks)
+    command = [*prefix, horovodrun, "--gloo", "-np", str(ranks), *hosts, sys.executable, __file__]
     command += ["--worker", result_path]
     names = ("backbone", "neck", "image_size", "batch_size", "steps", "warmup_steps", "allreduce_repeats")
     for name in (*names, "threads_per_rank"):
         command += [f"--{name}", str(getattr(args, name))]
     command += ["--compression", args.compression] + (["--use_gpu"] if args.use_gpu else [])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]), **TWO_HOST_ENV)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])  # for host B's ranks too
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["KERAS_BACKEND"] = "tensorflow"
     if not args.use_gpu:
@@ -155,12 +191,20 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     results = []
-    with tempfile.TemporaryDirectory() as folder:
-        for ranks in args.ranks:
-            results.append(launch(args, ranks, os.path.join(folder, f"ranks{ranks}.json")))
+    if args.two_hosts:
+        two_hosts("up")
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for ranks in args.ranks:
+                results.append(launch(args, ranks, os.path.join(folder, f"ranks{ranks}.json")))
+    finally:
+        if args.two_hosts:
+            two_hosts("down")
     reference = results[0]
+    where = f"two hosts ({ADDR_A} + {ADDR_B}, Gloo over TCP on a veth pair)" if args.two_hosts else "one host"
     print(
-        f"Horovod scaling: CenterNet {args.backbone}/{args.neck} {args.image_size}px, batch {args.batch_size}/rank, "
+        f"Horovod scaling on {where}: CenterNet {args.backbone}/{args.neck} {args.image_size}px, "
+        f"batch {args.batch_size}/rank, "
         f"{args.steps} timed steps after {args.warmup_steps} warm-up, compression {args.compression}, "
         f"gradients {reference['gradient_megabytes']:.2f} MiB, {os.cpu_count()} CPU cores, "
         f"threads/rank {args.threads_per_rank or 'default'}, "
@@ -178,7 +222,7 @@ def main(argv=None):
             f"{efficiency:>10.2f} {result['step_time'] * 1000:>9.1f} {result['allreduce_time'] * 1000:>13.2f} "
             f"{share:>6.1%}"
         )
-    print(json.dumps({"scaling": results}))
+    print(json.dumps({"scaling": results, "two_hosts": args.two_hosts}))
 
 
 if __name__ == "__main__":
