@@ -6,7 +6,7 @@ all-reduce over TCP between the two addresses (the namespaces have no other inte
 reachable). The namespaces share the file system, as a cluster shares one. The tiny run (`--backbone tiny
 --image_size 64`, 2 epochs x 3 steps) must end with bit-identical weights on both ranks, the right step count,
 only the chief writing outside its own backup folder (rank 1's file system calls are traced with strace), and
-nothing left behind (namespaces, veth, sshd). About 90 s on 2 CPU cores.
+nothing left behind (namespaces, veth, sshd). 35-70 s on 2 CPU cores.
 
 Needs root, `ip` and sshd (`make test` installs openssh-server via scripts/install_system_packages.sh); skips
 with the reason otherwise.
@@ -87,7 +87,7 @@ def two_hosts():
 def rank_writes(strace_log, model_dir):
     """Paths under model_dir that rank 1 created, opened for writing, renamed, removed or made."""
     writes = set()
-    pattern = re.compile(r'^\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)')
+    pattern = re.compile(r"^\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)")
     for line in open(strace_log):
         match = pattern.match(line)
         if not match or int(match.group(3)) < 0:
