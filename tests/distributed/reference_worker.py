@@ -70,7 +70,8 @@ def build_model(seed=SEED):
 def sgd_reference(initial, images, targets, learning_rate=LEARNING_RATE):
     """One SGD step written out by hand on ONE process: w - lr * d compute_loss(all images) / dw.
 
-    `initial`: {variable path: array} of the trainable weights. Returns ({path: new weights}, loss)."""
+    `initial`: {variable path: array} of the trainable weights. Returns ({path: new weights}, losses) with losses
+    {"loss", "heatmap_loss", "size_loss", "offset_loss"} of the whole batch."""
     import tensorflow as tf
 
     model = freeze_batch_norm(build_model(seed=SEED + 99))  # different init: every weight comes from `initial`
@@ -83,7 +84,10 @@ def sgd_reference(initial, images, targets, learning_rate=LEARNING_RATE):
         loss = model.compute_loss(images, targets, y_pred, training=True)
     gradients = tape.gradient(loss, [v.value for v in variables])
     updated = {v.path: initial[v.path] - learning_rate * np.asarray(g) for v, g in zip(variables, gradients)}
-    return updated, float(loss)
+    losses = {"loss": float(loss)}
+    for tracker in (model.heatmap_loss_tracker, model.size_loss_tracker, model.offset_loss_tracker):
+        losses[tracker.name] = float(tracker.result())
+    return updated, losses
 
 
 def check_reducer(rank):

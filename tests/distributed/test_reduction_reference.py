@@ -81,7 +81,8 @@ def test_one_sgd_step_on_two_ranks_equals_one_step_on_the_concatenated_batch(hor
     assert initial and all(np.array_equal(v, arrays1["initial/" + k]) for k, v in initial.items())
 
     images, targets = reference_batch(2 * PER_RANK_BATCH)
-    expected, loss = sgd_reference(initial, images, targets)
+    expected, losses = sgd_reference(initial, images, targets)
+    loss = losses["loss"]
     # The ranks' own logged losses (one batch of B each) average to the loss of the 2 B batch: equal object counts.
     assert (info0["sgd_loss"] + info1["sgd_loss"]) / 2 == pytest.approx(loss, rel=1e-5)
     assert info0["sgd_loss"] != pytest.approx(info1["sgd_loss"], rel=1e-3)  # the ranks did see different data
