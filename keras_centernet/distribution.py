@@ -78,6 +78,15 @@ class Runtime:
         (`keras_centernet.schedules.make_learning_rate_schedule`), the same for every launcher."""
         return int(per_device_batch_size) * self.num_devices
 
+    def from_chief(self, value):
+        """The chief's `value` (any picklable object) on every process, so that ranks decide together (where to
+        resume, whether the run is finished): Horovod broadcasts it from rank 0; other launchers have one process."""
+        if not self.use_horovod:
+            return value
+        import horovod.tensorflow as hvd
+
+        return hvd.broadcast_object(value, root_rank=0, name="from_chief")
+
     def scope(self):
         """Context to build and compile the model in (the MirroredStrategy scope, else a no-op)."""
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()

@@ -235,7 +235,9 @@ def train(
         if runtime.is_chief:
             for folder in (model_dir, os.path.join(model_dir, "checkpoints"), os.path.join(model_dir, "summary")):
                 atomic_files.remove_stale_temporaries(folder)  # what a killed run was writing
-        if finished_run(model_dir, backup, epochs):
+        # The chief's backup decides for every rank (a kill between two ranks' saves leaves them an epoch apart);
+        # BroadcastGlobalVariablesCallback then gives every rank the chief's weights and optimizer state.
+        if runtime.from_chief(finished_run(model_dir, backup, epochs)):
             say(f"train: {model_dir} already finished its {epochs} epoch(s) (model.keras): nothing to do; raise "
                 "--epochs or --num_train_steps to train longer, or use a new --model_dir")
             return keras.saving.load_model(os.path.join(model_dir, "model.keras")), read_history(
@@ -257,7 +259,7 @@ def train(
             )
             jit_compile = horovod_jit_compile(use_xla or "auto") if runtime.use_horovod else bool(use_xla)
             model.compile(keras.optimizers.Adam(schedule), jit_compile=jit_compile)
-            initial_epoch = backup.restore(model)
+            initial_epoch = runtime.from_chief(backup.restore(model))
         if runtime.use_horovod:
             model.gradient_reducer = HorovodGradientReducer("fp16" if fp16_allreduce else "none")
         if initial_epoch:
