@@ -94,7 +94,7 @@ def worker(args):
     model = CenterNet(3, backbone=args.backbone, neck=args.neck)
     model.gradient_reducer = HorovodGradientReducer(args.compression)
     model.compile(
-        optimizer=keras.optimizers.Adam(make_learning_rate_schedule(1e-4, runtime.size)),
+        optimizer=keras.optimizers.Adam(make_learning_rate_schedule(1e-4, runtime.global_batch_size(args.batch_size))),
         jit_compile=horovod_jit_compile("auto"),
     )
     performance = PerformanceCallback(

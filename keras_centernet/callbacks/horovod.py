@@ -1,6 +1,6 @@
 """Horovod for Keras 3 `model.fit`, over `horovod.tensorflow` (``horovod.tensorflow.keras`` needs Keras 2).
 
-Pieces, in the order a training script wires them (see docs/scaling.md):
+Pieces, in the order a training script wires them (see README, Scaling):
 
 - `HorovodGradientReducer`: set as ``model.gradient_reducer``; `CenterNet.train_step` calls it on the
   gradients after the tape and before ``optimizer.apply`` (all-reduce, average, optional fp16 wire format).
@@ -10,8 +10,8 @@ Pieces, in the order a training script wires them (see docs/scaling.md):
   each epoch end, so checkpoints reflect every rank's data and all ranks hold identical weights.
 - `MetricAverageCallback`: epoch logs averaged over ranks (put it before checkpoint/TensorBoard/History
   consumers that read the logs).
-- `WarmupPiecewiseSchedule` + `scale_lr` (re-exported from `keras_centernet.schedules`): learning rate scaled by
-  world size with linear warm-up.
+- `WarmupPiecewiseSchedule` + `scale_lr` (re-exported from `keras_centernet.schedules`): the learning rate stated
+  for a reference global batch, scaled with the actual global batch (the same rule for every launcher).
 - `chief_only` / `chief_verbose`: checkpoints, TensorBoard and progress bars on rank 0 only.
 
 Horovod is imported lazily; the learning-rate schedule and gating helpers work without it.
