@@ -48,7 +48,9 @@ MUTANTS = [
     Mutant("window-strict", _G, "ops.abs(dx) <= r", "ops.abs(dx) < r", LAYERS),
     Mutant("cornernet-smaller-root", _G, "r1, r2, r3 = (b1 + sq1) / 2, (b2 + sq2) / 2, (b3 + sq3) / 2",
            "r1, r2, r3 = (b1 - sq1) / 2, (b2 + sq2) / 2, (b3 + sq3) / 2", LAYERS),
-    Mutant("corrected-case3-denominator", _G, "(-b3 + sq3) / (8 * o)", "(-b3 + sq3) / (4 * o)", LAYERS),
+    Mutant("corrected-case3-denominator", _G, "(-b3 + sq3) / (8 * o)", "(-b3 + sq3) / (4 * o)", LAYERS,
+           equivalent="with the proper roots, case 3's root is never the smallest of the three (checked for h, w in "
+           "1..50 cells and min_overlap 0.1..0.9) and doubling it keeps it so: the radius, a minimum, cannot change"),
     # Target encoder
     Mutant("radius-from-pixels", _E, "gaussian_radius(ops.ceil(h), ops.ceil(w),",
            "gaussian_radius(ops.ceil(h * self.stride), ops.ceil(w * self.stride),", LAYERS),
