@@ -13,18 +13,25 @@ class MaskedL1Loss(keras.losses.Loss):
     i.e. the L1 error averaged over objects and their K coordinates (K = 2: w, h or dx, dy), as the reference code
     does. Padded objects (mask 0) contribute nothing; a batch without objects gives 0.
 
-    `call` returns per-image values whose batch mean is L (see `PenaltyReducedFocalLoss`).
-
-    Args (call):
-        y_true: [batch, max_boxes, K + 1]: K targets followed by the mask (1 or 0) in the last channel.
+    Args (__call__):
+        y_true: [batch, max_boxes, K] targets.
         y_pred: [batch, max_boxes, K] predictions gathered at the object centers.
+        sample_weight: [batch, max_boxes] object mask (1 or 0), required: it is also the normalizer, so it is
+            applied here rather than by Keras's reduction (which divides by the batch, not by the objects).
     """
 
     def __init__(self, name="masked_l1_loss", **kwargs):
         super().__init__(name=name, **kwargs)
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None:
+            raise ValueError("MaskedL1Loss needs sample_weight: the [batch, max_boxes] object mask")
+        mask = ops.expand_dims(ops.cast(sample_weight, "float32"), -1)
+        return super().__call__(ops.concatenate([ops.cast(y_true, "float32"), mask], -1), y_pred)
+
     def call(self, y_true, y_pred):
-        y_true = ops.cast(y_true, "float32")
+        """y_true: targets and the mask as a last channel (see `__call__`) -> per-image values whose batch mean
+        is L."""
         target, mask = y_true[..., :-1], y_true[..., -1:]
         error = ops.abs(ops.cast(y_pred, "float32") - target) * mask
         per_image = ops.sum(error, axis=(1, 2))

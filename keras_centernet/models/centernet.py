@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_centernet.layers.decoder import CenterNetDecoder
-from keras_centernet.layers.heads import CenterNetHead
+from keras_centernet.layers.heads import HEATMAP_BIAS, CenterNetHead
 from keras_centernet.layers.target_encoder import CenterNetLabelEncoder
 from keras_centernet.losses.focal import PenaltyReducedFocalLoss
 from keras_centernet.losses.regression import MaskedL1Loss
@@ -12,15 +12,18 @@ from keras_centernet.models.backbones import build_backbone
 from keras_centernet.models.necks import build_neck
 from keras_centernet.validation import InputError, check_image_size
 
-HEATMAP_BIAS = -2.19  # -log((1 - 0.1) / 0.1): initial heatmap confidence 0.1 (focal loss prior)
 OUTPUT_STRIDE = 4
 
 
 def _unscale_for_logging(value):
     """Undo Keras's 1 / num_replicas loss scaling (tf.distribute) so logged losses are per-replica means."""
-    from keras.src.losses.loss import unscale_loss_for_distribution
+    if keras.backend.backend() != "tensorflow":
+        return value
+    import tensorflow as tf
 
-    return unscale_loss_for_distribution(value)
+    # Keras's own unscale_loss_for_distribution is private (keras.src); it multiplies by this same replica count
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return ops.multiply(value, ops.cast(replicas, value.dtype)) if replicas > 1 else value
 
 
 def images_shape(x):
@@ -210,11 +213,17 @@ class CenterNet(keras.Model):
         self.heatmap_loss_weight = float(heatmap_loss_weight)
         self.size_loss_weight = float(size_loss_weight)
         self.offset_loss_weight = float(offset_loss_weight)
-        self._compile_config.config.update(
-            heatmap_loss_weight=self.heatmap_loss_weight,
-            size_loss_weight=self.size_loss_weight,
-            offset_loss_weight=self.offset_loss_weight,
-        )
+
+    def get_compile_config(self):
+        """keras.Model's compile config plus the three loss weights, so a loaded .keras file compiles the same."""
+        config = super().get_compile_config()
+        if config:
+            config.update(
+                heatmap_loss_weight=self.heatmap_loss_weight,
+                size_loss_weight=self.size_loss_weight,
+                offset_loss_weight=self.offset_loss_weight,
+            )
+        return config
 
     def compile_from_config(self, config):
         """Restores `compile` (optimizer state and loss weights) when a .keras file is loaded."""
@@ -242,13 +251,12 @@ class CenterNet(keras.Model):
         if sample_weight is not None:
             raise ValueError("CenterNet does not support sample_weight; drop boxes by padding them with -1.")
         targets = self.encode_targets(y, y_pred["heatmap"].shape[1:3])
-        mask = targets["mask"][..., None]
         heatmap_loss = self.heatmap_loss(targets["heatmap"], y_pred["heatmap"])
         size_loss = self.regression_loss(
-            ops.concatenate([targets["size"], mask], -1), _gather_at(y_pred["size"], targets["indices"])
+            targets["size"], _gather_at(y_pred["size"], targets["indices"]), sample_weight=targets["mask"]
         )
         offset_loss = self.regression_loss(
-            ops.concatenate([targets["offset"], mask], -1), _gather_at(y_pred["offset"], targets["indices"])
+            targets["offset"], _gather_at(y_pred["offset"], targets["indices"]), sample_weight=targets["mask"]
         )
         total = (
             self.heatmap_loss_weight * heatmap_loss
@@ -256,7 +264,8 @@ class CenterNet(keras.Model):
             + self.offset_loss_weight * offset_loss
         )
         for extra in self.losses:  # regularizers, add_loss
-            total = total + self._aggregate_additional_loss(extra)
+            extra = extra if keras.backend.is_float_dtype(extra.dtype) else ops.cast(extra, keras.config.floatx())
+            total = total + ops.sum(extra)  # as keras.Model.compute_loss aggregates them
         self.heatmap_loss_tracker.update_state(_unscale_for_logging(heatmap_loss))
         self.size_loss_tracker.update_state(_unscale_for_logging(size_loss))
         self.offset_loss_tracker.update_state(_unscale_for_logging(offset_loss))
@@ -274,6 +283,7 @@ class CenterNet(keras.Model):
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
+            # the "loss" metric fit logs: Keras's own step updates this private tracker; no public handle exists
             self._loss_tracker.update_state(_unscale_for_logging(loss), sample_weight=tf.shape(x)[0])
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables

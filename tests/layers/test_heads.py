@@ -30,11 +30,11 @@ def test_head_shape_and_layers():
 
 def test_heatmap_bias_gives_prior_0_1_on_zero_features():
     assert HEATMAP_BIAS == pytest.approx(-2.19, abs=1e-2)
-    assert HEATMAP_BIAS == pytest.approx(-math.log((1 - 0.1) / 0.1))
+    assert HEATMAP_BIAS == pytest.approx(-math.log((1 - 0.1) / 0.1), abs=1e-2)  # the reference code's rounding
     head = CenterNetHead(3, bias_initializer_value=HEATMAP_BIAS)
     logits = keras.ops.convert_to_numpy(head(np.zeros((1, 4, 4, 8), "float32")))
     np.testing.assert_allclose(logits, HEATMAP_BIAS, rtol=1e-6)
-    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-logits)), 0.1, rtol=1e-5)
+    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-logits)), 0.1, rtol=1e-2)
     regression = CenterNetHead(2)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(regression(np.zeros((1, 4, 4, 8), "float32"))), 0.0)
 
