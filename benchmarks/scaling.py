@@ -71,15 +71,12 @@ def worker(args):
         tf.config.threading.set_intra_op_parallelism_threads(args.threads_per_rank)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads_per_rank)
 
-    from keras_centernet.callbacks.horovod import (
-        HorovodGradientReducer,
-        horovod_callbacks,
-        horovod_jit_compile,
-        make_learning_rate_schedule,
-    )
+    from keras_centernet.callbacks.horovod import horovod_callbacks
     from keras_centernet.callbacks.performance import PerformanceCallback
     from keras_centernet.data.synthetic import make_synthetic_dataset
+    from keras_centernet.horovod import HorovodGradientReducer, horovod_jit_compile
     from keras_centernet.models.centernet import CenterNet
+    from keras_centernet.schedules import make_learning_rate_schedule
 
     images, boxes, labels = make_synthetic_dataset(
         16 * args.batch_size, image_size=args.image_size, max_boxes=16, seed=runtime.rank

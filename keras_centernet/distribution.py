@@ -5,7 +5,7 @@ Strategies (one per process, picked by `setup_distribution`):
 - ``"horovod"``: one process per device, started by ``horovodrun -np N [-H host1:n1,host2:n2]``
   (TensorFlow backend). Each process sees only its own accelerator (pinned by local rank), reads its own
   shard of the data (`Runtime.shard`) and all-reduces gradients in `CenterNet.train_step`
-  (`keras_centernet.callbacks.horovod.HorovodGradientReducer`).
+  (`keras_centernet.horovod.HorovodGradientReducer`).
 - ``"mirrored"``: one process driving every accelerator of one host with `tf.distribute.MirroredStrategy`
   (TensorFlow backend, no Horovod). Build and compile the model inside `Runtime.scope()`.
 - ``"data_parallel"``: `keras.distribution.DataParallel` over every device of one host (JAX backend).
@@ -92,6 +92,17 @@ class Runtime:
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
 
+def chief_only(callbacks, is_chief):
+    """``callbacks`` on the chief (rank 0), an empty list elsewhere: for checkpoints, TensorBoard,
+    profiler, performance summary and other writers that must run once per job."""
+    return list(callbacks) if is_chief else []
+
+
+def chief_verbose(verbose, is_chief):
+    """``verbose`` for `model.fit` on the chief, 0 (no progress bar) on other ranks."""
+    return verbose if is_chief else 0
+
+
 def _accelerators_tf(tf):
     """Physical non-CPU devices by type (GPU, or a pluggable device type such as a vendor's)."""
     devices = {}
@@ -139,13 +150,9 @@ def init_horovod(pin_devices=True):
             f"Horovod needs the TensorFlow backend (KERAS_BACKEND={keras.backend.backend()}); on JAX use "
             "strategy='data_parallel' (keras.distribution.DataParallel)."
         )
-    try:
-        import horovod.tensorflow as hvd
-    except ImportError as error:
-        raise RuntimeError(
-            "use_horovod was requested but horovod.tensorflow cannot be imported "
-            f"({error}). Build it with: PYTHON=$(which python) bash scripts/install_horovod.sh"
-        ) from error
+    from keras_centernet.horovod import import_horovod
+
+    hvd = import_horovod()
     hvd.init()
     if pin_devices:
         pin_local_device(hvd.local_rank(), hvd.local_size())
@@ -162,18 +169,14 @@ def _mirrored_runtime(devices=None):
     import tensorflow as tf
 
     strategy = tf.distribute.MirroredStrategy(devices=devices)
-    return Runtime(
-        strategy_name="mirrored", replicas_per_process=strategy.num_replicas_in_sync, strategy=strategy
-    )
+    return Runtime(strategy_name="mirrored", replicas_per_process=strategy.num_replicas_in_sync, strategy=strategy)
 
 
 def _data_parallel_runtime(devices=None):
     devices = devices or keras.distribution.list_devices()
     distribution = keras.distribution.DataParallel(devices=devices)
     keras.distribution.set_distribution(distribution)
-    return Runtime(
-        strategy_name="data_parallel", replicas_per_process=len(devices), distribution=distribution
-    )
+    return Runtime(strategy_name="data_parallel", replicas_per_process=len(devices), distribution=distribution)
 
 
 def num_accelerators():
@@ -189,8 +192,6 @@ def num_accelerators():
 
         return len([d for d in jax.devices() if d.platform != "cpu"])
     return 0
-
-
 
 
 def _launched_by_horovodrun():

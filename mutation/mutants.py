@@ -34,6 +34,7 @@ _R = "keras_centernet/losses/regression.py"
 _D = "keras_centernet/layers/decoder.py"
 _M = "keras_centernet/models/centernet.py"
 _H = "keras_centernet/callbacks/horovod.py"
+_HV = "keras_centernet/horovod.py"
 _C = "keras_centernet/evaluation/coco.py"
 _I = "keras_centernet/inference.py"
 _B = "keras_centernet/callbacks/backup.py"
@@ -109,7 +110,7 @@ MUTANTS = [
     Mutant("loss-logged-unscaled", _M,
            "self._loss_tracker.update_state(_unscale_for_logging(loss), sample_weight=tf.shape(x)[0])",
            "self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])", MIRRORED),
-    Mutant("reducer-sums", _H, "                op=hvd.Average,\n                compression=compression,",
+    Mutant("reducer-sums", _HV, "                op=hvd.Average,\n                compression=compression,",
            "                op=hvd.Sum,\n                compression=compression,", HOROVOD),
     Mutant("batchnorm-stats-summed", _H,
            "averaged = hvd.grouped_allreduce([v.value for v in group], op=hvd.Average,",

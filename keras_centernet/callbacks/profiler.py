@@ -5,7 +5,7 @@
 `ProfilerCallback` that records the trace alone (TensorFlow's or JAX's profiler; neither needs
 TensorBoard to write). Traces land in ``<log_dir>/train/plugins/profile/<run>/*.xplane.pb``; view them
 with ``tensorboard --logdir <log_dir>`` (needs ``tensorboard-plugin-profile``). Give the callback to the
-chief only (`callbacks.horovod.chief_only`).
+chief only (`distribution.chief_only`).
 """
 
 import importlib.util

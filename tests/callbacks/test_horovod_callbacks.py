@@ -4,18 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_centernet.callbacks.horovod import (
-    BroadcastGlobalVariablesCallback,
-    HorovodGradientReducer,
-    MetricAverageCallback,
-    WarmupPiecewiseSchedule,
-    chief_only,
-    chief_verbose,
-    horovod_callbacks,
-    horovod_jit_compile,
-    make_learning_rate_schedule,
-    scale_lr,
-)
+from keras_centernet.callbacks.horovod import BroadcastGlobalVariablesCallback, MetricAverageCallback, horovod_callbacks
+from keras_centernet.distribution import chief_only, chief_verbose
+from keras_centernet.horovod import HorovodGradientReducer, horovod_jit_compile
+from keras_centernet.schedules import WarmupPiecewiseSchedule, make_learning_rate_schedule, scale_lr
 
 
 def _rates(schedule, steps):

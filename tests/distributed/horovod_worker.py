@@ -56,17 +56,13 @@ class ChiefOnlyMetric(keras.callbacks.Callback):
 
 
 def train_one(runtime, precision, compression, args):
-    from keras_centernet.callbacks.horovod import (
-        HorovodGradientReducer,
-        chief_only,
-        chief_verbose,
-        horovod_callbacks,
-        horovod_jit_compile,
-        make_learning_rate_schedule,
-    )
+    from keras_centernet.callbacks.horovod import horovod_callbacks
     from keras_centernet.callbacks.performance import PerformanceCallback
     from keras_centernet.data import build_dataset, record_file_pattern
+    from keras_centernet.distribution import chief_only, chief_verbose
+    from keras_centernet.horovod import HorovodGradientReducer, horovod_jit_compile
     from keras_centernet.models.centernet import CenterNet
+    from keras_centernet.schedules import make_learning_rate_schedule
 
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy(precision)

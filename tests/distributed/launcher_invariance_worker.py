@@ -135,7 +135,8 @@ def main(argv=None):
     images, boxes, labels = global_batches()
     callbacks = []
     if runtime.use_horovod:
-        from keras_centernet.callbacks.horovod import HorovodGradientReducer, horovod_callbacks
+        from keras_centernet.callbacks.horovod import horovod_callbacks
+        from keras_centernet.horovod import HorovodGradientReducer
 
         model.gradient_reducer = HorovodGradientReducer("none")
         callbacks += horovod_callbacks()

@@ -93,7 +93,7 @@ def sgd_reference(initial, images, targets, learning_rate=LEARNING_RATE):
 def check_reducer(rank):
     import tensorflow as tf
 
-    from keras_centernet.callbacks.horovod import HorovodGradientReducer
+    from keras_centernet.horovod import HorovodGradientReducer
 
     value = float(rank + 1)
     results = {}
@@ -130,7 +130,7 @@ def check_sync(rank):
 
 
 def sgd_step(rank):
-    from keras_centernet.callbacks.horovod import HorovodGradientReducer
+    from keras_centernet.horovod import HorovodGradientReducer
 
     images, targets = reference_batch(2 * PER_RANK_BATCH)
     part = slice(rank * PER_RANK_BATCH, (rank + 1) * PER_RANK_BATCH)
