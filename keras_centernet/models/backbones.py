@@ -38,8 +38,8 @@ _APPLICATION_FEATURE_LAYERS = {
     "resnet50": ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
     "resnet101": ("conv2_block3_out", "conv3_block4_out", "conv4_block23_out", "conv5_block3_out"),
 }
-_BN_EPSILON = 1e-5
-_BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5  # BatchNorm settings of every backbone and neck layer (necks import them)
+BN_MOMENTUM = 0.9
 
 
 @keras.saving.register_keras_serializable(package="keras_centernet")
@@ -165,9 +165,7 @@ def backbone_from_model(model, layer_names=None, normalization=None, name=None):
             try:
                 outputs.append(model.get_layer(layer_name).output)
             except ValueError as error:
-                raise ValueError(
-                    f"backbone_from_model: model {model.name!r} has no layer {layer_name!r}"
-                ) from error
+                raise ValueError(f"backbone_from_model: model {model.name!r} has no layer {layer_name!r}") from error
     if len(outputs) != 4:
         raise ValueError(
             f"backbone_from_model: need 4 feature maps C2..C5 (strides 4, 8, 16, 32), model {model.name!r} "
@@ -180,9 +178,7 @@ def backbone_from_model(model, layer_names=None, normalization=None, name=None):
         return keras.Model(model.inputs[0], outputs, name=name)
     normalizers = {"torch": torch_normalization, "caffe": caffe_normalization}
     if normalization not in normalizers:
-        raise ValueError(
-            f"backbone_from_model: normalization must be None, 'torch' or 'caffe', got {normalization!r}"
-        )
+        raise ValueError(f"backbone_from_model: normalization must be None, 'torch' or 'caffe', got {normalization!r}")
     features = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")
     images = keras.Input(shape=model.inputs[0].shape[1:], name="images")
     x = normalizers[normalization](f"{name}_normalization")(images)
@@ -199,8 +195,7 @@ def _check_weights_file(weights, name):
 
     if not isinstance(weights, str | os.PathLike) or not os.path.isfile(weights):
         raise ValueError(
-            f"build_backbone({name!r}): weights must be None, 'imagenet' or an existing weights file, "
-            f"got {weights!r}"
+            f"build_backbone({name!r}): weights must be None, 'imagenet' or an existing weights file, got {weights!r}"
         )
 
 
@@ -236,7 +231,7 @@ def _conv_bn_relu(x, filters, kernel_size, strides, prefix, relu=True):
         kernel_initializer="he_normal",
         name=f"{prefix}_conv",
     )(x)
-    x = layers.BatchNormalization(epsilon=_BN_EPSILON, momentum=_BN_MOMENTUM, name=f"{prefix}_bn")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}_bn")(x)
     if relu:
         x = layers.ReLU(name=f"{prefix}_relu")(x)
     return x
@@ -254,9 +249,9 @@ def _basic_block(x, filters, strides, prefix):
             kernel_initializer="he_normal",
             name=f"{prefix}_downsample_conv",
         )(x)
-        shortcut = layers.BatchNormalization(
-            epsilon=_BN_EPSILON, momentum=_BN_MOMENTUM, name=f"{prefix}_downsample_bn"
-        )(shortcut)
+        shortcut = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{prefix}_downsample_bn")(
+            shortcut
+        )
     y = _conv_bn_relu(x, filters, 3, strides, f"{prefix}_conv1")
     y = _conv_bn_relu(y, filters, 3, 1, f"{prefix}_conv2", relu=False)
     y = layers.Add(name=f"{prefix}_add")([shortcut, y])

@@ -11,13 +11,27 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from keras_centernet.models.backbones import BN_EPSILON, BN_MOMENTUM
+
 NECKS = ("deconv", "fpn")
-_BN_EPSILON = 1e-5
-_BN_MOMENTUM = 0.9
 
 
 def _batch_norm(name, dtype):
-    return layers.BatchNormalization(epsilon=_BN_EPSILON, momentum=_BN_MOMENTUM, name=name, dtype=dtype)
+    return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name, dtype=dtype)
+
+
+def _conv_before_bn(conv_class, filters, kernel_size, name, dtype, strides=1):
+    """A same-padded, bias-free (BatchNorm follows), he_normal `conv_class` (Conv2D or Conv2DTranspose)."""
+    return conv_class(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=name,
+        dtype=dtype,
+    )
 
 
 def _as_filters(filters, count, owner):
@@ -58,27 +72,12 @@ class DeconvNeck(layers.Layer):
         self.convs, self.deconvs, self.norms = [], [], []
         for i, f in enumerate(self.filters):
             if self.conv_before_deconv:
-                conv = layers.Conv2D(
-                    f,
-                    3,
-                    padding="same",
-                    use_bias=False,
-                    kernel_initializer="he_normal",
-                    name=f"conv{i + 1}",
-                    dtype=self.dtype_policy,
-                )
+                conv = _conv_before_bn(layers.Conv2D, f, 3, f"conv{i + 1}", self.dtype_policy)
                 bn = _batch_norm(f"conv{i + 1}_bn", self.dtype_policy)
                 self.convs.append((conv, bn))
             self.deconvs.append(
-                layers.Conv2DTranspose(
-                    f,
-                    self.kernel_size,
-                    strides=2,
-                    padding="same",
-                    use_bias=False,
-                    kernel_initializer="he_normal",
-                    name=f"deconv{i + 1}",
-                    dtype=self.dtype_policy,
+                _conv_before_bn(
+                    layers.Conv2DTranspose, f, self.kernel_size, f"deconv{i + 1}", self.dtype_policy, strides=2
                 )
             )
             self.norms.append(_batch_norm(f"deconv{i + 1}_bn", self.dtype_policy))
@@ -145,31 +144,15 @@ class FPNNeck(layers.Layer):
     def __init__(self, filters=(256, 128, 64), **kwargs):
         super().__init__(**kwargs)
         self.filters = _as_filters(filters, 3, "FPNNeck")
-        self.top_lateral = layers.Conv2D(
-            self.filters[0], 1, padding="same", name="lateral5", dtype=self.dtype_policy
-        )
+        self.top_lateral = layers.Conv2D(self.filters[0], 1, padding="same", name="lateral5", dtype=self.dtype_policy)
         self.laterals, self.smooths, self.norms = [], [], []
         for i, f in enumerate(self.filters):
             level = 4 - i
             out = self.filters[i + 1] if i + 1 < len(self.filters) else self.filters[-1]
-            self.laterals.append(
-                layers.Conv2D(f, 1, padding="same", name=f"lateral{level}", dtype=self.dtype_policy)
-            )
-            self.smooths.append(
-                layers.Conv2D(
-                    out,
-                    3,
-                    padding="same",
-                    use_bias=False,
-                    kernel_initializer="he_normal",
-                    name=f"smooth{level}",
-                    dtype=self.dtype_policy,
-                )
-            )
+            self.laterals.append(layers.Conv2D(f, 1, padding="same", name=f"lateral{level}", dtype=self.dtype_policy))
+            self.smooths.append(_conv_before_bn(layers.Conv2D, out, 3, f"smooth{level}", self.dtype_policy))
             self.norms.append(_batch_norm(f"smooth{level}_bn", self.dtype_policy))
-        self.upsample = layers.UpSampling2D(
-            2, interpolation="nearest", name="upsample", dtype=self.dtype_policy
-        )
+        self.upsample = layers.UpSampling2D(2, interpolation="nearest", name="upsample", dtype=self.dtype_policy)
 
     @property
     def output_channels(self):
