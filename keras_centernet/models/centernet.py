@@ -59,6 +59,15 @@ def _gather_at(feature_map, indices):
     return ops.take_along_axis(flat, ops.expand_dims(indices, -1), axis=1)
 
 
+def _backbone_model(backbone, weights):
+    """A backbone name (see `models.backbones.BACKBONES`, built with `weights`) or a keras.Model -> the keras.Model."""
+    if isinstance(backbone, str):
+        return build_backbone(backbone, weights=weights)
+    if isinstance(backbone, keras.Model):
+        return backbone
+    raise TypeError(f"backbone must be a name or a keras.Model, got {type(backbone).__name__}")
+
+
 @keras.saving.register_keras_serializable(package="keras_centernet")
 class CenterNet(keras.Model):
     """CenterNet detector: backbone -> stride-4 neck -> heatmap, size and offset heads.
@@ -110,12 +119,7 @@ class CenterNet(keras.Model):
                 f"class_ids ({len(class_ids)}) and class_names ({len(class_names)}) must have num_classes "
                 f"({num_classes}) entries"
             )
-        if isinstance(backbone, str):
-            backbone_model = build_backbone(backbone, weights=backbone_weights)
-        elif isinstance(backbone, keras.Model):
-            backbone_model = backbone
-        else:
-            raise TypeError(f"backbone must be a name or a keras.Model, got {type(backbone).__name__}")
+        backbone_model = _backbone_model(backbone, backbone_weights)
 
         images = keras.Input(shape=(None, None, 3), name="images")
         features = backbone_model(images)
