@@ -92,6 +92,8 @@ class CenterNet(keras.Model):
         radius_variant, min_overlap: Gaussian radius settings of the target encoder (`layers/gaussian.py`).
         class_ids: dataset category id of each contiguous class (default 1..num_classes), used to map back for
             COCO evaluation; class_names: their names (default "class_<i>").
+        image_size: side of the square input the model was trained for (None: unknown, e.g. models saved before
+            it was recorded; evaluate/detect/export then use 512). `preprocessor` is its `Letterbox`.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class CenterNet(keras.Model):
         min_overlap=0.7,
         class_ids=None,
         class_names=None,
+        image_size=None,
         name="centernet",
         **kwargs,
     ):
@@ -140,6 +143,7 @@ class CenterNet(keras.Model):
         self.flip_test = bool(flip_test)
         self.class_ids = class_ids
         self.class_names = class_names
+        self.image_size = None if image_size is None else check_image_size(image_size, "image_size")
         self.stride = OUTPUT_STRIDE
         self.encoder = CenterNetLabelEncoder(
             num_classes, stride=OUTPUT_STRIDE, min_overlap=min_overlap, radius_variant=radius_variant
@@ -341,7 +345,15 @@ class CenterNet(keras.Model):
             "min_overlap": self.encoder.min_overlap,
             "class_ids": list(self.class_ids),
             "class_names": list(self.class_names),
+            "image_size": self.image_size,
         }
+
+    @property
+    def preprocessor(self):
+        """The model's `preprocessing.Letterbox`: its input size (512 when unknown) and class map."""
+        from keras_centernet.preprocessing import Letterbox
+
+        return Letterbox.for_model(self)
 
     @classmethod
     def from_config(cls, config):
