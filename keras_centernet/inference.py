@@ -1,10 +1,8 @@
 """Inference on images of any size: letterbox -> `model.predict` -> boxes in original pixels with class names.
 
-Numpy and PIL only (no TensorFlow), so a `Detector` runs on any Keras backend. The letterbox is the one the
-evaluation pipeline uses (`data/augment.py`): resize by `scale = image_size / max(height, width)` keeping the
-aspect ratio, place at the top-left, pad bottom/right with zeros; a box in original pixels is the box in
-input pixels divided by `scale`. `letterbox_image` reproduces that TensorFlow letterbox in numpy exactly
-(tests/test_inference.py checks it against `data.augment.letterbox`).
+Numpy and PIL only (no TensorFlow), so a `Detector` runs on any Keras backend. The letterbox, its inverse and the
+class map are the model's `preprocessing.Letterbox`, the same object the evaluation pipeline and the exported
+SavedModel use, so `detect` sees exactly the pixels `evaluate` sees.
 """
 
 import os
@@ -12,46 +10,9 @@ import pathlib
 
 import numpy as np
 
+from keras_centernet.preprocessing import DEFAULT_IMAGE_SIZE, Letterbox
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
-def letterbox_scale(height, width, image_size):
-    """Scale that fits a height x width image into image_size x image_size keeping its aspect ratio:
-    `image_size / max(height, width)`, computed in float32 like the tf.data pipeline's."""
-    if height <= 0 or width <= 0:
-        raise ValueError(f"image size must be positive, got {height}x{width}")
-    return float(np.float32(image_size) / np.float32(max(height, width)))
-
-
-def _sample_grid(out_size, in_size, scale):
-    """Bilinear sample positions of `augment.resample` along one axis (float32, as tf.image.crop_and_resize).
-
-    Output pixel i samples the input at `(i + 0.5) / scale - 0.5`; samples outside [0, in_size - 1] are
-    padding. Returns (valid bool [out], low int [out], high int [out], fraction float32 [out]).
-    """
-    f32 = np.float32
-    scale = f32(scale)
-    start = f32(0.5) / scale - f32(0.5)
-    end = start + (f32(out_size) - f32(1)) / scale
-    extent = f32(max(in_size - 1, 1))
-    first, last = start / extent, end / extent
-    step = (last - first) * f32(in_size - 1) / f32(max(out_size - 1, 1))
-    positions = first * f32(in_size - 1) + np.arange(out_size, dtype=f32) * step
-    valid = (positions >= 0) & (positions <= f32(in_size - 1))
-    low = np.floor(positions)
-    fraction = (positions - low).astype(f32)
-    low = low.astype(np.int64).clip(0, in_size - 1)
-    high = np.ceil(positions).astype(np.int64).clip(0, in_size - 1)
-    return valid, low, high, fraction
-
-
-def boxes_to_original(boxes, scale, height=None, width=None):
-    """Boxes [..., 4] xyxy in letterboxed input pixels -> original pixels (divide by scale), clipped to the
-    original image when its height and width are given."""
-    boxes = np.asarray(boxes, np.float64) / float(scale)
-    if height is not None and width is not None:
-        boxes = np.clip(boxes, 0.0, np.array([width, height, width, height], np.float64))
-    return boxes
 
 
 def _pil_to_rgb(opened):
@@ -90,26 +51,6 @@ def load_image(image):
     if array.shape[-1] in (1, 2):  # gray (+ alpha)
         array = np.repeat(array[..., :1], 3, axis=-1)
     return np.ascontiguousarray(array[..., :3])
-
-
-def letterbox_image(image, image_size):
-    """uint8 [height, width, 3] -> (float32 [image_size, image_size, 3] in 0..255, scale).
-
-    The numpy twin of `data.augment.letterbox` (same bilinear pixel-centre sampling, float32, zero
-    padding at the bottom/right), so `detect` sees exactly the pixels `evaluate` sees.
-    """
-    height, width = image.shape[:2]
-    scale = letterbox_scale(height, width, image_size)
-    valid_y, low_y, high_y, frac_y = _sample_grid(image_size, height, scale)
-    valid_x, low_x, high_x, frac_x = _sample_grid(image_size, width, scale)
-    pixels = np.asarray(image, np.float32)
-    rows_low, rows_high = pixels[low_y], pixels[high_y]
-    frac_x = frac_x[None, :, None]
-    top = rows_low[:, low_x] + (rows_low[:, high_x] - rows_low[:, low_x]) * frac_x
-    bottom = rows_high[:, low_x] + (rows_high[:, high_x] - rows_high[:, low_x]) * frac_x
-    canvas = top + (bottom - top) * frac_y[:, None, None]
-    canvas *= (valid_y[:, None] & valid_x[None, :])[..., None]
-    return canvas.astype(np.float32), scale
 
 
 def list_images(inputs):
@@ -177,7 +118,7 @@ class Detector:
 
     Args:
       model: a CenterNet (or a path to a saved `.keras` one); its `predict` returns decoded detections.
-      image_size: side of the square model input (multiple of 32).
+      image_size: side of the square model input (multiple of 32); default the model's own `image_size`, else 512.
       score_threshold: detections below it are dropped.
       batch_size: images per `predict` call (the last batch is padded so every call has the same shape).
       class_names: names of the contiguous classes (default: the model's `class_names`).
@@ -190,22 +131,36 @@ class Detector:
     """
 
     def __init__(
-        self, model, image_size=512, score_threshold=0.3, batch_size=8, class_names=None, flip_test=None
+        self, model, image_size=None, score_threshold=0.3, batch_size=8, class_names=None, flip_test=None
     ):
         from keras_centernet.validation import check_image_size, check_positive
 
-        self.image_size = check_image_size(image_size, "image_size")  # before a (slow) model load
+        if image_size is not None:
+            image_size = check_image_size(image_size, "image_size")  # before a (slow) model load
         self.batch_size = check_positive(batch_size, "batch_size")
         if isinstance(model, (str, os.PathLike)):
             model = load_model(model)
         self.model = model
         self.score_threshold = float(score_threshold)
         num_classes = getattr(model, "num_classes", None)
-        self.class_ids = list(getattr(model, "class_ids", None) or range(1, (num_classes or 0) + 1))
+        class_ids = list(getattr(model, "class_ids", None) or range(1, (num_classes or 0) + 1))
         names = class_names if class_names is not None else getattr(model, "class_names", None)
-        self.class_names = [str(n) for n in names] if names is not None else [str(i) for i in self.class_ids]
+        image_size = image_size or getattr(model, "image_size", None) or DEFAULT_IMAGE_SIZE
+        self.preprocessor = Letterbox(image_size, class_ids, names)
         if flip_test is not None:
             set_flip_test(model, flip_test)
+
+    @property
+    def image_size(self):
+        return self.preprocessor.image_size
+
+    @property
+    def class_ids(self):
+        return self.preprocessor.class_ids
+
+    @property
+    def class_names(self):
+        return self.preprocessor.class_names
 
     def __call__(self, images):
         single = not isinstance(images, (list, tuple))
@@ -224,7 +179,7 @@ class Detector:
         inputs = np.zeros((self.batch_size, self.image_size, self.image_size, 3), np.float32)
         scales = []
         for i, image in enumerate(images):
-            inputs[i], scale = letterbox_image(image, self.image_size)
+            inputs[i], scale = self.preprocessor.letterbox_image(image)
             scales.append(scale)
         outputs = self.model.predict_on_batch(inputs)
         outputs = {key: np.asarray(value) for key, value in outputs.items()}
@@ -235,15 +190,15 @@ class Detector:
             scores = outputs["scores"][i, :count].astype(np.float32)
             labels = outputs["labels"][i, :count].astype(np.int64)
             keep = (scores >= self.score_threshold) & (labels >= 0)
-            boxes = boxes_to_original(outputs["boxes"][i, :count][keep], scales[i], height, width)
+            boxes = self.preprocessor.boxes_to_original(outputs["boxes"][i, :count][keep], scales[i], height, width)
             labels = labels[keep]
             results.append(
                 {
                     "boxes": boxes.astype(np.float32),
                     "scores": scores[keep],
                     "labels": labels,
-                    "class_ids": np.asarray([self.class_ids[k] for k in labels], np.int64),
-                    "class_names": [self.class_names[k] for k in labels],
+                    "class_ids": self.preprocessor.class_ids_of(labels),
+                    "class_names": self.preprocessor.class_names_of(labels),
                     "height": height,
                     "width": width,
                 }

@@ -9,7 +9,8 @@ LAYERS = ("tests/layers/test_gaussian.py", "tests/layers/test_target_encoder.py"
 LOSSES = ("tests/losses",)
 DECODER = ("tests/layers/test_decoder.py", "tests/layers/test_decoder_reference.py")
 FLIP = ("tests/models/test_flip_reference.py",)
-LETTERBOX = ("tests/evaluation/test_letterbox_reference.py", "tests/evaluation/test_coco.py", "tests/test_inference.py")
+LETTERBOX = ("tests/evaluation/test_letterbox_reference.py", "tests/evaluation/test_coco.py", "tests/test_inference.py",
+             "tests/test_preprocessing.py")
 STEP = ("tests/models/test_loss_scaling_reference.py",)
 MIRRORED = ("tests/distributed/test_mirrored_reference.py",)
 HOROVOD = ("tests/distributed/test_reduction_reference.py",)
@@ -36,7 +37,7 @@ _M = "keras_centernet/models/centernet.py"
 _H = "keras_centernet/callbacks/horovod.py"
 _HV = "keras_centernet/horovod.py"
 _C = "keras_centernet/evaluation/coco.py"
-_I = "keras_centernet/inference.py"
+_P = "keras_centernet/preprocessing.py"
 _B = "keras_centernet/callbacks/backup.py"
 _HF = "keras_centernet/callbacks/history_file.py"
 
@@ -124,8 +125,8 @@ MUTANTS = [
            "gt_boxes.extend(np.where(boxes >= 0, boxes, -1.0))", LETTERBOX),
     Mutant("category-id-is-label-plus-one", _C, "\"category_id\": int(class_ids[label]),",
            "\"category_id\": int(label) + 1,", LETTERBOX),
-    Mutant("inference-boxes-times-scale", _I, "boxes = np.asarray(boxes, np.float64) / float(scale)",
-           "boxes = np.asarray(boxes, np.float64) * float(scale)", LETTERBOX),
+    Mutant("inference-boxes-times-scale", _P, "boxes = boxes / _per_image(scale, boxes)",
+           "boxes = boxes * _per_image(scale, boxes)", LETTERBOX),
     # Resume
     Mutant("resume-weights-not-loaded", _B,
            "        model.load_weights(os.path.join(self.backup_dir, state[\"weights\"]))\n", "\n", RESUME),

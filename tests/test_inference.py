@@ -3,15 +3,12 @@
 import numpy as np
 import pytest
 
-from keras_centernet.inference import (
-    Detector,
-    boxes_to_original,
-    detections_to_json,
-    letterbox_image,
-    letterbox_scale,
-    list_images,
-    load_image,
-)
+from keras_centernet.inference import Detector, detections_to_json, list_images, load_image
+from keras_centernet.preprocessing import Letterbox, boxes_to_original, letterbox_scale
+
+
+def letterbox_image(image, image_size):
+    return Letterbox(image_size).letterbox_image(image)
 
 
 class BrightBoxModel:
@@ -65,17 +62,15 @@ def test_letterbox_math():
 def test_numpy_letterbox_equals_the_pipeline_letterbox(height, width, size):
     import tensorflow as tf
 
-    from keras_centernet.data.augment import letterbox, unletterbox_boxes
-
     image = np.random.default_rng(height).integers(0, 256, (height, width, 3), np.uint8)
-    expected, expected_scale = letterbox(tf.constant(image), size)
+    expected, expected_scale = Letterbox(size).letterbox_image_tf(tf.constant(image))
     canvas, scale = letterbox_image(image, size)
     np.testing.assert_allclose(canvas, expected.numpy(), atol=1e-3)
     assert scale == float(expected_scale)
     boxes = np.array([[3.0, 7.0, 20.0, 30.0]])
     np.testing.assert_allclose(
         boxes_to_original(boxes, scale),
-        unletterbox_boxes(tf.constant(boxes, tf.float32), expected_scale).numpy(),
+        boxes_to_original(tf.constant(boxes, tf.float32), expected_scale).numpy(),
     )
 
 

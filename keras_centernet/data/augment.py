@@ -1,4 +1,5 @@
-"""CenterNet augmentation and the evaluation letterbox as plain TensorFlow ops on single examples.
+"""CenterNet augmentation as plain TensorFlow ops on single examples (the evaluation letterbox is
+``preprocessing.Letterbox``, whose TensorFlow image resize is ``resample`` below).
 
 Images are ``[height, width, 3]`` (uint8 or float, 0..255); boxes are float32 ``[N, 4]`` xmin, ymin, xmax, ymax
 in pixels of that image. Random ops take a stateless ``seed`` (int ``[2]``), so a pipeline is reproducible
@@ -155,27 +156,3 @@ def pca_lighting(image, seed, std=0.1):
     alpha = tf.random.stateless_normal([3], seed, stddev=std)
     shift = tf.linalg.matvec(tf.constant(_EIGEN_VECTORS), alpha * tf.constant(_EIGEN_VALUES)) * 255.0
     return tf.clip_by_value(image + tf.cast(shift, image.dtype), 0.0, 255.0)
-
-
-def letterbox_scale(height, width, size):
-    """Scale of the letterbox: ``size / max(height, width)``."""
-    return tf.cast(size, tf.float32) / tf.cast(tf.maximum(height, width), tf.float32)
-
-
-def letterbox(image, size):
-    """Resize keeping the aspect ratio so the longer side is ``size``, placed top-left, zero-padded to
-    ``[size, size, 3]`` float32. Returns (image, scale); a point p of the input lands at ``p * scale``."""
-    height, width = _size(image)
-    scale = letterbox_scale(height, width, size)
-    return resample(image, tf.zeros([2]), scale, size), scale
-
-
-def letterbox_boxes(boxes, scale):
-    """Boxes in original pixels -> letterboxed input pixels."""
-    return boxes * scale
-
-
-def unletterbox_boxes(boxes, scale):
-    """Boxes in letterboxed input pixels -> original pixels (the inverse of ``letterbox_boxes``); for a
-    batch [B, K, 4] pass ``image_info["scale"][:, None, None]``."""
-    return boxes / scale

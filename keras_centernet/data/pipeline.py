@@ -1,11 +1,13 @@
 """``build_dataset``: sharded OD API TFRecords -> batches for ``model.fit`` / ``model.evaluate``.
 
-Stages: shard files (Horovod) -> shuffle files -> parallel interleave of records -> shuffle -> parse (boxes
-with a NaN or infinite coordinate are dropped) -> guarded decode (a record whose image does not decode is logged
-with its source id, counted and skipped) -> log and count the records that had non-finite boxes -> augment
-(training) or letterbox (evaluation) -> pad boxes -> batch -> prefetch.
+Stages, each a named function below: ``read_records`` (shard files (Horovod) -> shuffle files -> parallel
+interleave of records -> shuffle -> repeat) -> ``parse`` (boxes with a NaN or infinite coordinate are dropped,
+``drop_nonfinite_boxes``) -> ``decode`` (a record whose image does not decode is logged with its source id,
+counted and skipped; records that had non-finite boxes are logged and counted) -> ``augment_example`` (training)
+or ``letterbox_example`` (evaluation, ``preprocessing.Letterbox``) -> ``pad_boxes`` -> ``batch``.
 """
 
+import functools
 import os
 import sys
 
@@ -13,6 +15,7 @@ import tensorflow as tf
 
 from keras_centernet.data import augment, layout, tfrecord
 from keras_centernet.data.label_map import class_ids as _class_ids
+from keras_centernet.preprocessing import Letterbox
 
 AUTOTUNE = tf.data.AUTOTUNE
 _RECORD_BUFFER_BYTES = 8 << 20
@@ -141,6 +144,120 @@ def _targets_in_pixels(example, table):
     return tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
 
 
+def read_records(files, *, training, seed, shard, shuffle_buffer, repeat, cycle_length, deterministic):
+    """Serialized records of ``files``: this worker's ``shard`` (whole files when there are at least ``count``,
+    else every count-th record), files and records shuffled when ``training``, repeated when ``repeat``."""
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    shard_records = False
+    if shard is not None:
+        count, index = (int(value) for value in shard)
+        if not 0 <= index < count:
+            raise ValueError(f"shard={shard}: need 0 <= index < count")
+        if len(files) >= count:
+            dataset = dataset.shard(count, index)
+        else:
+            shard_records = True
+    if training and not shard_records:  # (record sharding needs the same record order on every worker)
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        lambda path: tf.data.TFRecordDataset(path, buffer_size=_RECORD_BUFFER_BYTES),
+        cycle_length=max(1, min(cycle_length, len(files))),
+        block_length=1,
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic or shard_records,  # every worker must cut the same record order
+    )
+    if shard_records:
+        dataset = dataset.shard(count, index)
+    if training and shuffle_buffer:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return dataset.repeat() if repeat else dataset
+
+
+def with_randoms(dataset, *, training, seed):
+    """(record, int64 random) pairs: a seeded random per record for training's augmentation, 0 otherwise."""
+    if training:
+        return tf.data.Dataset.zip(dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True))
+    return dataset.map(lambda record: (record, tf.constant(0, tf.int64)))
+
+
+def parse(record, random):
+    """A serialized record -> the parsed example without non-finite boxes, with its augmentation ``"random"``."""
+    return {**drop_nonfinite_boxes(tfrecord.parse_example(record)), "random": random}
+
+
+def decode(dataset, *, cycle_length, num_parallel_calls, deterministic):
+    """Parsed examples -> examples with a decoded "image"; undecodable records and non-finite boxes are logged
+    and counted, and the undecodable records skipped."""
+    dataset = dataset.interleave(
+        _decode_guarded,
+        cycle_length=max(cycle_length, os.cpu_count() or 1),
+        block_length=1,
+        num_parallel_calls=num_parallel_calls,
+        deterministic=deterministic,
+    )
+    dataset = dataset.scan(tf.constant(0, tf.int64), _count_undecodable)
+    dataset = dataset.filter(lambda example: example["ok"])
+    return dataset.scan(tf.constant(0, tf.int64), _count_nonfinite)
+
+
+def _colour(seeds, color_jitter, pca_lighting):
+    """Per-pixel colour augmentation for ``augment.scale_crop``'s ``pixel_fn`` (None when both are off)."""
+    if not color_jitter and not pca_lighting:
+        return None
+
+    def colour(pixels):  # on the image pixels only, before the zero padding of the crop
+        if color_jitter:
+            pixels = augment.color_jitter(pixels, seeds[2], color_jitter, color_jitter, color_jitter)
+        if pca_lighting:
+            pixels = augment.pca_lighting(pixels, seeds[3])
+        return pixels
+
+    return colour
+
+
+def drop_small_boxes(boxes, labels, image_size, min_box_size):
+    """Clip boxes [N, 4] to the ``image_size`` square and drop those narrower or shorter than ``min_box_size``."""
+    boxes = augment.clip_boxes(boxes, image_size, image_size)
+    keep = augment.box_size_mask(boxes, min_box_size)
+    return tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
+
+
+def augment_example(example, *, table, image_size, max_boxes, scale_range, flip_probability, color_jitter,
+                    pca_lighting, min_box_size):
+    """Training stage: flip, random scale + crop to ``image_size`` with colour jitter, small boxes dropped,
+    boxes padded. Returns (float32 [S, S, 3] 0..255, {"boxes" [max_boxes, 4], "labels" [max_boxes]})."""
+    seeds = tf.random.experimental.stateless_split(tf.stack([example["random"], tf.constant(0, tf.int64)]), 4)
+    boxes, labels = _targets_in_pixels(example, table)
+    image = example["image"]
+    if flip_probability:  # on the uint8 input: a quarter of the bytes of the float output
+        image, boxes = augment.random_flip(image, boxes, seeds[1], flip_probability)
+    colour = _colour(seeds, color_jitter, pca_lighting)
+    image, boxes = augment.random_scale_crop(image, boxes, seeds[0], image_size, scale_range, colour)
+    boxes, labels = drop_small_boxes(boxes, labels, image_size, min_box_size)
+    boxes, labels = pad_boxes(boxes, labels, max_boxes, example["source_id"])
+    image = tf.ensure_shape(image, [image_size, image_size, 3])
+    return image, {"boxes": boxes, "labels": labels}
+
+
+def letterbox_example(example, *, table, letterbox, max_boxes):
+    """Evaluation stage: boxes clipped to the image, ``letterbox`` (a ``preprocessing.Letterbox``) on the image
+    and boxes, boxes padded, ``image_info`` {"source_id", "height", "width", "scale"} kept."""
+    boxes, labels = _targets_in_pixels(example, table)
+    shape = tf.shape(example["image"])
+    image, scale = letterbox.letterbox_image_tf(example["image"])
+    boxes = augment.clip_boxes(boxes, shape[0], shape[1])
+    boxes, labels = pad_boxes(letterbox.boxes_to_input(boxes, scale), labels, max_boxes, example["source_id"])
+    info = {"source_id": example["source_id"], "height": shape[0], "width": shape[1], "scale": scale}
+    image = tf.ensure_shape(image, [letterbox.image_size, letterbox.image_size, 3])
+    return image, {"boxes": boxes, "labels": labels, "image_info": info}
+
+
+def _check_sizes(batch_size, image_size, max_boxes):
+    for name, value in (("batch_size", batch_size), ("image_size", image_size), ("max_boxes", max_boxes)):
+        if int(value) < 1:
+            raise ValueError(f"build_dataset: {name} must be >= 1, got {value}")
+
+
 def build_dataset(
     file_pattern,
     *,
@@ -170,7 +287,7 @@ def build_dataset(
             horizontal flip (``flip_probability``), colour jitter (brightness, contrast, saturation
             ``color_jitter``; 0 disables), optional PCA lighting; boxes clipped to the crop and those
             narrower or shorter than ``min_box_size`` px dropped. False: records in a fixed order, boxes
-            clipped to the image, letterbox to ``image_size`` (see augment.letterbox), ``image_info`` kept.
+            clipped to the image, letterbox to ``image_size`` (``preprocessing.Letterbox``), ``image_info`` kept.
         batch_size: images per batch (per Horovod worker when sharded).
         image_size: side of the square model input (a multiple of 32).
         max_boxes: boxes per image after padding with -1 (more are truncated with a logged warning).
@@ -186,106 +303,27 @@ def build_dataset(
 
     Returns batches ``(images float32 [B, S, S, 3] 0..255, {"boxes": float32 [B, max_boxes, 4] xyxy input
     pixels, "labels": int32 [B, max_boxes]})``; evaluation targets add ``"image_info": {"source_id" string
-    [B], "height" int32 [B], "width" int32 [B], "scale" float32 [B]}`` (original = input / scale).
+    [B], "height" int32 [B], "width" int32 [B], "scale" float32 [B]}`` (original: ``Letterbox.boxes_to_original``).
     """
-    for name, value in (("batch_size", batch_size), ("image_size", image_size), ("max_boxes", max_boxes)):
-        if int(value) < 1:
-            raise ValueError(f"build_dataset: {name} must be >= 1, got {value}")
+    _check_sizes(batch_size, image_size, max_boxes)
     files = _list_files(file_pattern)
-    ids = resolve_class_ids(label_map, file_pattern)
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(ids, tf.int32), tf.range(len(ids), dtype=tf.int32), tf.int32, tf.int32
-        ),
-        default_value=-1,
-    )
+    letterbox = Letterbox(image_size, resolve_class_ids(label_map, file_pattern))
+    table = letterbox.label_table()
     drop_remainder = training if drop_remainder is None else drop_remainder
     deterministic = seed is not None or not training
+    parallel = {"num_parallel_calls": num_parallel_calls, "deterministic": deterministic}
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    shard_records = False
-    if shard is not None:
-        count, index = (int(value) for value in shard)
-        if not 0 <= index < count:
-            raise ValueError(f"shard={shard}: need 0 <= index < count")
-        if len(files) >= count:
-            dataset = dataset.shard(count, index)
-        else:
-            shard_records = True
-    if training and not shard_records:  # (record sharding needs the same record order on every worker)
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.interleave(
-        lambda path: tf.data.TFRecordDataset(path, buffer_size=_RECORD_BUFFER_BYTES),
-        cycle_length=max(1, min(cycle_length, len(files))),
-        block_length=1,
-        num_parallel_calls=AUTOTUNE,
-        deterministic=deterministic or shard_records,  # every worker must cut the same record order
-    )
-    if shard_records:
-        dataset = dataset.shard(count, index)
-    if training and shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
+    dataset = read_records(files, training=training, seed=seed, shard=shard, shuffle_buffer=shuffle_buffer,
+                           repeat=repeat, cycle_length=cycle_length, deterministic=deterministic)
+    dataset = with_randoms(dataset, training=training, seed=seed).map(parse, **parallel)
+    dataset = decode(dataset, cycle_length=cycle_length, **parallel)
     if training:
-        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip(dataset, randoms)
+        stage = functools.partial(
+            augment_example, table=table, image_size=image_size, max_boxes=max_boxes, scale_range=scale_range,
+            flip_probability=flip_probability, color_jitter=color_jitter, pca_lighting=pca_lighting,
+            min_box_size=min_box_size,
+        )
     else:
-        dataset = dataset.map(lambda record: (record, tf.constant(0, tf.int64)))
-
-    def parse(record, random):
-        return {**drop_nonfinite_boxes(tfrecord.parse_example(record)), "random": random}
-
-    dataset = dataset.map(parse, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
-    dataset = dataset.interleave(
-        _decode_guarded,
-        cycle_length=max(cycle_length, os.cpu_count() or 1),
-        block_length=1,
-        num_parallel_calls=num_parallel_calls,
-        deterministic=deterministic,
-    )
-    dataset = dataset.scan(tf.constant(0, tf.int64), _count_undecodable)
-    dataset = dataset.filter(lambda example: example["ok"])
-    dataset = dataset.scan(tf.constant(0, tf.int64), _count_nonfinite)
-
-    def train_example(example):
-        seeds = tf.random.experimental.stateless_split(tf.stack([example["random"], tf.constant(0, tf.int64)]), 4)
-        boxes, labels = _targets_in_pixels(example, table)
-        image = example["image"]
-        if flip_probability:  # on the uint8 input: a quarter of the bytes of the float output
-            image, boxes = augment.random_flip(image, boxes, seeds[1], flip_probability)
-
-        def colour(pixels):  # on the image pixels only, before the zero padding of the crop
-            if color_jitter:
-                pixels = augment.color_jitter(pixels, seeds[2], color_jitter, color_jitter, color_jitter)
-            if pca_lighting:
-                pixels = augment.pca_lighting(pixels, seeds[3])
-            return pixels
-
-        image, boxes = augment.random_scale_crop(image, boxes, seeds[0], image_size, scale_range, colour)
-        boxes = augment.clip_boxes(boxes, image_size, image_size)
-        keep = augment.box_size_mask(boxes, min_box_size)
-        boxes, labels = tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
-        boxes, labels = pad_boxes(boxes, labels, max_boxes, example["source_id"])
-        image = tf.ensure_shape(image, [image_size, image_size, 3])
-        return image, {"boxes": boxes, "labels": labels}
-
-    def eval_example(example):
-        boxes, labels = _targets_in_pixels(example, table)
-        shape = tf.shape(example["image"])
-        image, scale = augment.letterbox(example["image"], image_size)
-        boxes = augment.clip_boxes(boxes, shape[0], shape[1])
-        boxes, labels = pad_boxes(augment.letterbox_boxes(boxes, scale), labels, max_boxes, example["source_id"])
-        info = {"source_id": example["source_id"], "height": shape[0], "width": shape[1], "scale": scale}
-        image = tf.ensure_shape(image, [image_size, image_size, 3])
-        return image, {"boxes": boxes, "labels": labels, "image_info": info}
-
-    dataset = dataset.map(
-        train_example if training else eval_example,
-        num_parallel_calls=num_parallel_calls,
-        deterministic=deterministic,
-    )
-    dataset = dataset.batch(
-        batch_size, drop_remainder=drop_remainder, num_parallel_calls=num_parallel_calls, deterministic=deterministic
-    )
-    return dataset.prefetch(AUTOTUNE)
+        stage = functools.partial(letterbox_example, table=table, letterbox=letterbox, max_boxes=max_boxes)
+    dataset = dataset.map(stage, **parallel)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder, **parallel).prefetch(AUTOTUNE)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.tensorflow
 def test_saved_model_detections_equal_predict(tmp_path):
     import tensorflow as tf
 
-    from keras_centernet.data.augment import letterbox
+    from keras_centernet.preprocessing import Letterbox
 
     weights = str(tmp_path / "model.keras")
     model = save_tiny_model(weights, max_detections=10)
@@ -29,7 +29,8 @@ def test_saved_model_detections_equal_predict(tmp_path):
     assert exported["boxes"].shape == (2, 10, 4) and exported["num_detections"].tolist() == [10, 10]
 
     # predict on the pipeline's letterbox of the same images, mapped back by the letterbox scale.
-    letterboxed = np.stack([letterbox(tf.constant(image, tf.float32), 64)[0].numpy() for image in images])
+    letterboxed = np.stack([Letterbox(64).letterbox_image_tf(tf.constant(image, tf.float32))[0].numpy()
+                            for image in images])
     predicted = model.predict(letterboxed, verbose=0)
     scale = 64 / 80
     np.testing.assert_allclose(exported["scores"], predicted["scores"], atol=1e-4)

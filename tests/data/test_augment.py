@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from keras_centernet.preprocessing import Letterbox
+
 pytestmark = pytest.mark.tensorflow
 
 
@@ -73,7 +75,7 @@ def test_images_without_boxes_pass_every_op():
     out = augment.pca_lighting(augment.color_jitter(out, tf.constant([3, 4])), tf.constant([5, 6]))
     assert out.shape == (32, 32, 3) and boxes.shape == (0, 4)
     assert augment.box_size_mask(boxes, 2.0).shape == (0,)
-    letterboxed, scale = augment.letterbox(image, 64)
+    letterboxed, scale = Letterbox(64).letterbox_image_tf(image)
     assert letterboxed.shape == (64, 64, 3) and abs(float(scale) - 64 / 30) < 1e-6
 
 
@@ -107,11 +109,11 @@ def _edge(profile):
 def test_letterbox_and_inverse_map_a_box_back_to_its_pixels(height, width, size):
     import tensorflow as tf
 
-    from keras_centernet.data import augment
 
     box = (20, 10, 50, 40)
     image = tf.constant(_image_with_rectangle(height, width, box))
-    out, scale = augment.letterbox(image, size)
+    letterbox = Letterbox(size)
+    out, scale = letterbox.letterbox_image_tf(image)
     scale = float(scale)
     assert abs(scale - size / max(height, width)) < 1e-7
     out = out.numpy()[..., 0]
@@ -122,11 +124,11 @@ def test_letterbox_and_inverse_map_a_box_back_to_its_pixels(height, width, size)
     measured = np.array([_edge(out[row]), _edge(out[:, column]), size - _edge(out[row, ::-1]),
                          size - _edge(out[::-1, column])])
     boxes = tf.constant([box], tf.float32)
-    np.testing.assert_allclose(augment.letterbox_boxes(boxes, scale).numpy()[0], measured, atol=0.5)
+    np.testing.assert_allclose(letterbox.boxes_to_input(boxes, scale).numpy()[0], measured, atol=0.5)
     # back in original pixels: within 0.5 px (0.5 input px when downscaled, the resolution of the measurement)
-    np.testing.assert_allclose(augment.unletterbox_boxes(tf.constant([measured], tf.float32), scale).numpy()[0],
+    np.testing.assert_allclose(letterbox.boxes_to_original(tf.constant([measured], tf.float32), scale).numpy()[0],
                                box, atol=0.5 / min(scale, 1.0))
-    round_trip = augment.unletterbox_boxes(augment.letterbox_boxes(boxes, scale), scale)
+    round_trip = letterbox.boxes_to_original(letterbox.boxes_to_input(boxes, scale), scale)
     np.testing.assert_allclose(round_trip.numpy(), boxes.numpy(), atol=1e-4)
 
 
