@@ -34,7 +34,11 @@ def add_parser(subparsers):
         help="draw detections with at least this score (default 0.3)",
     )
     parser.add_argument(
-        "--image-size", "--image_size", dest="image_size", type=int, default=512, help="model input side (x32)"
+        "--image-size",
+        "--image_size",
+        dest="image_size",
+        type=int,
+        help="model input side (x32; default: the size the model was trained at, else 512)",
     )
     parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=8, help=">= 1")
     parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
@@ -59,7 +63,8 @@ def _check_args(args):
     from keras_centernet.inference import list_images
     from keras_centernet.validation import InputError, check_image_size, check_positive, check_writable_dir
 
-    check_image_size(args.image_size, "--image_size")
+    if args.image_size is not None:
+        check_image_size(args.image_size, "--image_size")
     check_positive(args.batch_size, "--batch_size")
     if args.line_width is not None:
         check_positive(args.line_width, "--line_width")

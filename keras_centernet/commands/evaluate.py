@@ -10,7 +10,8 @@ def add_parser(subparsers):
         "evaluate",
         help="COCO mAP of a saved model on the val TFRecords",
         description=(
-            "Run a saved CenterNet (.keras) over DIR/tfrecords/coco_val.record-* (letterboxed to --image_size), "
+            "Run a saved CenterNet (.keras) over DIR/tfrecords/coco_val.record-* (letterboxed to --image_size, "
+            "by default the size the model was trained at), "
             "score the detections with pycocotools against --annotations (or ground truth read from the "
             "records), print the 12-number COCO table and per-class AP, and write the metrics and the "
             "detections (COCO results format, original pixels and category ids) as json. With --detections "
@@ -23,7 +24,12 @@ def add_parser(subparsers):
     parser.add_argument("--split", default="val", help="record split to evaluate (default: val)")
     parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
     parser.add_argument("--batch_size", "--batch-size", type=int, default=8, help="images per batch")
-    parser.add_argument("--image_size", "--image-size", type=int, default=512, help="model input side")
+    parser.add_argument(
+        "--image_size",
+        "--image-size",
+        type=int,
+        help="model input side (default: the size the model was trained at, else 512)",
+    )
     parser.add_argument("--max_images", "--max-images", type=int, help="evaluate only the first N images")
     parser.add_argument("--output", default="metrics.json", help="metrics json path (default: metrics.json)")
     parser.add_argument(
@@ -63,7 +69,8 @@ def _check_args(args):
     check_dir_exists(args.data_dir, "--data_dir")
     if not args.weights and not args.detections:
         raise InputError("--weights model.keras (or --detections results.json) is required")
-    check_image_size(args.image_size, "--image_size")
+    if args.image_size is not None:
+        check_image_size(args.image_size, "--image_size")
     check_positive(args.batch_size, "--batch_size")
     if args.max_images is not None:
         check_positive(args.max_images, "--max_images")
@@ -107,9 +114,9 @@ def run(args):
     if args.detections:
         detections = _read_detections(args.detections)
         metrics = evaluate_detections(detections, ground_truth)
-        num_images = len(ground_truth["images"])
+        num_images, image_size = len(ground_truth["images"]), args.image_size
     else:
-        metrics, detections, num_images = _run_model(args, file_pattern, label_map, ground_truth)
+        metrics, detections, num_images, image_size = _run_model(args, file_pattern, label_map, ground_truth)
 
     print(format_metrics(metrics))
     report = {
@@ -118,7 +125,7 @@ def run(args):
         "data_dir": args.data_dir,
         "split": args.split,
         "annotations": args.annotations,
-        "image_size": args.image_size,
+        "image_size": image_size,
         "flip": bool(args.flip),
         "num_images": num_images,
         "metrics": {key: value for key, value in metrics.items() if key != "per_class_AP"},
@@ -141,9 +148,11 @@ def _run_model(args, file_pattern, label_map, ground_truth):
     from keras_centernet.data.pipeline import build_dataset
     from keras_centernet.evaluation.coco import evaluate_dataset
     from keras_centernet.inference import load_model, set_flip_test
+    from keras_centernet.preprocessing import Letterbox
 
     model = load_model(args.weights)
     set_flip_test(model, args.flip)
+    image_size = Letterbox.for_model(model, args.image_size).image_size
     if label_map is not None:
         from keras_centernet.data.label_map import class_ids
 
@@ -157,7 +166,7 @@ def _run_model(args, file_pattern, label_map, ground_truth):
         file_pattern,
         training=False,
         batch_size=args.batch_size,
-        image_size=args.image_size,
+        image_size=image_size,
         label_map=label_map if label_map is not None else list(model.class_ids),
     )
     num_images = len(ground_truth["images"])
@@ -166,5 +175,5 @@ def _run_model(args, file_pattern, label_map, ground_truth):
         num_images = min(num_images, math.ceil(args.max_images / args.batch_size) * args.batch_size)
     batches = tqdm(dataset, total=math.ceil(num_images / args.batch_size), desc="evaluate", unit="batch")
     metrics, detections = evaluate_dataset(model, batches, ground_truth=ground_truth, return_detections=True)
-    return metrics, detections, num_images
+    return metrics, detections, num_images, image_size
 

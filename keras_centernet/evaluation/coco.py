@@ -19,6 +19,8 @@ import pathlib
 
 import numpy as np
 
+from keras_centernet.preprocessing import Letterbox, boxes_to_original
+
 #: Names of `COCOeval.stats`, in pycocotools' order.
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
@@ -190,6 +192,7 @@ def detections_to_coco(
       class_ids: sequence, dataset category id of each contiguous class (COCO: 80 ids in 1..90).
       scales: optional [B] letterbox scale (input = original * scale); boxes are divided by it.
       heights, widths: optional [B] original image size; boxes are clipped to it.
+      Both go through `preprocessing.boxes_to_original`, the one letterbox inverse.
 
     Returns:
       list of `{"image_id", "category_id", "bbox": [x, y, w, h], "score"}` with python scalars.
@@ -198,7 +201,6 @@ def detections_to_coco(
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(np.int64)
     num_detections = np.asarray(num_detections).astype(np.int64).reshape(-1)
-    class_ids = np.asarray(class_ids, dtype=np.int64).reshape(-1)
     batch = boxes.shape[0]
     if boxes.ndim != 3 or boxes.shape[-1] != 4:
         raise ValueError(f"boxes must be [batch, K, 4], got shape {boxes.shape}")
@@ -207,32 +209,22 @@ def detections_to_coco(
             f"image_ids ({len(image_ids)}) and num_detections ({num_detections.shape[0]}) "
             f"must have one entry per batch row ({batch})"
         )
-    if scales is not None:
-        boxes = boxes / np.asarray(scales, dtype=np.float64).reshape(-1, 1, 1)
-    if heights is not None and widths is not None:
-        limit = np.stack([widths, heights, widths, heights], axis=-1).astype(np.float64)
-        boxes = np.clip(boxes, 0.0, limit.reshape(-1, 1, 4))
+    boxes = boxes_to_original(boxes, 1.0 if scales is None else scales, heights, widths)
+    in_count = np.arange(labels.shape[1])[None, :] < num_detections[:, None]
+    labels = np.where(in_count & (labels >= 0), labels, -1)  # rows past num_detections are padding
+    category_ids = Letterbox(class_ids=class_ids).class_ids_of(labels)
     results = []
-    for i in range(batch):
-        count = min(int(num_detections[i]), boxes.shape[1])
-        for k in range(count):
-            label = int(labels[i, k])
-            if label < 0:
-                continue
-            if label >= class_ids.shape[0]:
-                raise ValueError(
-                    f"detection label {label} has no category id: class_ids has {class_ids.shape[0]} entries"
-                )
-            x1, y1, x2, y2 = (float(v) for v in boxes[i, k])
-            image_id = image_ids[i]
-            results.append(
-                {
-                    "image_id": image_id.item() if isinstance(image_id, np.generic) else image_id,
-                    "category_id": int(class_ids[label]),
-                    "bbox": [x1, y1, max(x2 - x1, 0.0), max(y2 - y1, 0.0)],
-                    "score": float(scores[i, k]),
-                }
-            )
+    for i, k in zip(*np.nonzero(labels >= 0)):
+        x1, y1, x2, y2 = (float(v) for v in boxes[i, k])
+        image_id = image_ids[i]
+        results.append(
+            {
+                "image_id": image_id.item() if isinstance(image_id, np.generic) else image_id,
+                "category_id": int(category_ids[i, k]),
+                "bbox": [x1, y1, max(x2 - x1, 0.0), max(y2 - y1, 0.0)],
+                "score": float(scores[i, k]),
+            }
+        )
     return results
 
 
@@ -414,7 +406,7 @@ def evaluate_dataset(
     """
     class_ids, class_names = model_classes(model, class_ids=class_ids, class_names=class_names)
     resolver = ImageIdResolver(ground_truth)
-    detections, seen_ids, gt_images, gt_boxes, gt_labels = [], [], [], [], []
+    detections, seen_ids, targets_seen = [], [], _TargetsSeen()
     batches = dataset
     if progress:
         from tqdm import tqdm
@@ -439,17 +431,30 @@ def evaluate_dataset(
             )
         )
         if ground_truth is None:
-            scale = np.asarray(info["scale"], np.float64).reshape(-1, 1, 1)
-            boxes = np.asarray(targets["boxes"], np.float64)
-            gt_boxes.extend(np.where(boxes >= 0, boxes / scale, -1.0))
-            gt_labels.extend(np.asarray(targets["labels"]))
-            gt_images.extend(zip(image_ids, info["height"], info["width"]))
+            targets_seen.add(image_ids, info, targets)
     if ground_truth is None:
-        if not gt_images:
-            raise ValueError("the evaluation dataset is empty")
-        ids, heights, widths = zip(*gt_images)
-        ground_truth = ground_truth_from_arrays(
-            np.stack(gt_boxes), np.stack(gt_labels), list(ids), class_ids, class_names, heights, widths
-        )
+        ground_truth = targets_seen.ground_truth(class_ids, class_names)
     metrics = evaluate_detections(detections, ground_truth, image_ids=seen_ids, verbose=verbose)
     return (metrics, detections) if return_detections else metrics
+
+
+class _TargetsSeen:
+    """The evaluation pipeline's own targets, mapped back to original pixels, as COCO ground truth."""
+
+    def __init__(self):
+        self.images, self.boxes, self.labels = [], [], []
+
+    def add(self, image_ids, info, targets):
+        """One batch: image ids [B], `image_info` (numpy) and targets {"boxes" [B, M, 4] input pixels, "labels"}."""
+        boxes = np.asarray(targets["boxes"], np.float64)
+        self.boxes.extend(np.where(boxes >= 0, boxes_to_original(boxes, info["scale"]), -1.0))
+        self.labels.extend(np.asarray(targets["labels"]))
+        self.images.extend(zip(image_ids, info["height"], info["width"]))
+
+    def ground_truth(self, class_ids, class_names):
+        if not self.images:
+            raise ValueError("the evaluation dataset is empty")
+        ids, heights, widths = zip(*self.images)
+        return ground_truth_from_arrays(
+            np.stack(self.boxes), np.stack(self.labels), list(ids), class_ids, class_names, heights, widths
+        )

@@ -143,3 +143,20 @@ def test_unreadable_images_are_skipped_and_counted(tmp_path, capsys):
     drawn = np.asarray(Image.open(tmp_path / "o" / "sixteen.png"))
     assert drawn.shape == (20, 50, 3) and np.median(drawn) == 128  # read at its real brightness
     assert _detect(tmp_path, "--image_size", "64", str(folder / "broken.jpg")) == 1  # nothing readable
+
+
+@pytest.mark.parametrize("model_size,flags,expected", [(64, [], 64), (None, [], 512), (64, ["--image_size", "32"], 32)])
+def test_image_size_defaults_to_the_size_the_model_was_trained_at(tmp_path, monkeypatch, model_size, flags, expected):
+    from keras_centernet.preprocessing import Letterbox
+
+    sizes = []
+    original = Letterbox.letterbox_image
+    monkeypatch.setattr(Letterbox, "letterbox_image", lambda self, image: sizes.append(self.image_size) or
+                        original(self, image))  # fmt: skip
+    weights = str(tmp_path / "model.keras")
+    save_tiny_model(weights, image_size=model_size, max_detections=2)
+    Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(tmp_path / "a.png")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["detect", "--weights", weights, "--output", str(tmp_path / "out"), str(tmp_path / "a.png"),
+                     *flags]) == 0  # fmt: skip
+    assert sizes == [expected]

@@ -237,3 +237,23 @@ def test_evaluate_reproduces_the_callback_ap_of_the_same_weights(tmp_path):
     for name in STAT_NAMES:
         assert report["metrics"][name] == pytest.approx(best[name], abs=1e-6), name
     assert set(report["per_class_AP"]) == {"rectangle", "ellipse", "triangle"}
+
+
+@pytest.mark.parametrize(
+    "model_size,flags,expected",
+    [(64, [], 64), (None, [], 512), (64, ["--image_size", "96"], 96)],
+)
+def test_image_size_defaults_to_the_size_the_model_was_trained_at(
+    tmp_path, synthetic_records, monkeypatch, model_size, flags, expected
+):
+    from keras_centernet.data import pipeline
+
+    built = []
+    original = pipeline.build_dataset
+    monkeypatch.setattr(pipeline, "build_dataset", lambda *a, **k: built.append(k["image_size"]) or original(*a, **k))
+    weights = str(tmp_path / "model.keras")
+    save_tiny_model(weights, image_size=model_size, max_detections=5)
+    metrics_path = tmp_path / "metrics.json"
+    _run(["evaluate", "--data_dir", synthetic_records, "--weights", weights, "--max_images", "4",
+          "--batch_size", "4", "--output", str(metrics_path), *flags])  # fmt: skip
+    assert built == [expected] and json.loads(metrics_path.read_text())["image_size"] == expected

@@ -94,3 +94,22 @@ def test_wrong_channels_and_floats_get_the_rule_or_are_accepted(tmp_path, capsys
     assert main(["export", "--weights", str(tmp_path / "text.keras"), "--output", str(tmp_path / "x")]) == 2
     assert "text.keras is not a valid .keras model file (not a zip archive)" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_export_defaults_to_the_size_the_model_was_trained_at(tmp_path):
+    import tensorflow as tf
+
+    from keras_centernet.preprocessing import Letterbox
+
+    weights = str(tmp_path / "model.keras")
+    model = save_tiny_model(weights, max_detections=4, image_size=64)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["export", "--weights", weights, "--output", str(tmp_path / "saved")]) == 0
+    serve = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    image = np.random.default_rng(1).integers(0, 256, (1, 40, 100, 3), np.uint8)
+    exported = serve(images=tf.constant(image))
+    letterboxed = Letterbox(64).letterbox_image_tf(tf.constant(image[0]))[0][None]
+    predicted = model.predict(letterboxed, verbose=0)
+    np.testing.assert_allclose(exported["scores"].numpy(), predicted["scores"], atol=1e-4)
+    expected = np.clip(predicted["boxes"] / (64 / 100), 0, [100, 40, 100, 40])
+    np.testing.assert_allclose(exported["boxes"].numpy(), expected, atol=1e-3)
