@@ -318,11 +318,10 @@ def build_dataset(
     dataset = with_randoms(dataset, training=training, seed=seed).map(parse, **parallel)
     dataset = decode(dataset, cycle_length=cycle_length, **parallel)
     if training:
-        stage = functools.partial(
-            augment_example, table=table, image_size=image_size, max_boxes=max_boxes, scale_range=scale_range,
-            flip_probability=flip_probability, color_jitter=color_jitter, pca_lighting=pca_lighting,
-            min_box_size=min_box_size,
-        )
+        augmentation = {"scale_range": scale_range, "flip_probability": flip_probability,
+                        "color_jitter": color_jitter, "pca_lighting": pca_lighting, "min_box_size": min_box_size}
+        stage = functools.partial(augment_example, table=table, image_size=image_size, max_boxes=max_boxes,
+                                  **augmentation)
     else:
         stage = functools.partial(letterbox_example, table=table, letterbox=letterbox, max_boxes=max_boxes)
     dataset = dataset.map(stage, **parallel)

@@ -77,6 +77,47 @@ def read_annotations(files):
             index += 1
 
 
+def _record_annotations(record, image_id, height, width, first_id):
+    """COCO annotations (ids from `first_id`) of one record's boxes in original pixels; empty boxes left out."""
+    boxes = np.asarray(record["boxes"], np.float64).reshape(-1, 4) * [width, height, width, height]
+    xmin, ymin, xmax, ymax = boxes.T
+    labels = np.asarray(record["labels"], np.int64)
+    crowd = np.asarray(record["is_crowd"], np.int64)
+    area = np.asarray(record["area"], np.float64)
+    annotations = []
+    for k in range(labels.shape[0]):
+        w, h = xmax[k] - xmin[k], ymax[k] - ymin[k]
+        if w <= 0 or h <= 0:
+            continue
+        annotations.append(
+            {
+                "id": first_id + len(annotations),
+                "image_id": image_id,
+                "category_id": int(labels[k]),
+                "bbox": [float(xmin[k]), float(ymin[k]), float(w), float(h)],
+                # COCO area = segment area (decides small/medium/large); the box area stands in.
+                "area": float(area[k]) if area[k] > 0 else float(w * h),
+                "iscrowd": int(crowd[k]),
+            }
+        )
+    return annotations
+
+
+def _categories(label_map, patterns, annotations, file_pattern):
+    """COCO categories from `label_map` (None: the one beside the shards, else the ids found, named by id)."""
+    if label_map is None:
+        from keras_centernet.data.layout import find_label_map
+
+        label_map = find_label_map(str(patterns[0]))
+    if label_map is None:
+        return [{"id": c, "name": str(c)} for c in sorted({a["category_id"] for a in annotations})]
+    categories = categories_from_label_map(label_map)
+    unknown = sorted({a["category_id"] for a in annotations} - {c["id"] for c in categories})
+    if unknown:
+        raise ValueError(f"TFRecords {file_pattern} hold category ids {unknown} that the label map lacks")
+    return categories
+
+
 def ground_truth_from_tfrecords(file_pattern, label_map=None):
     """Build the COCO ground truth of TFRecord files (OD API schema).
 
@@ -109,38 +150,6 @@ def ground_truth_from_tfrecords(file_pattern, label_map=None):
         images.append(
             {"id": image_id, "source_id": source_id, "file_name": file_name, "height": height, "width": width}
         )
-        boxes = np.asarray(record["boxes"], np.float64).reshape(-1, 4) * [width, height, width, height]
-        xmin, ymin, xmax, ymax = boxes.T
-        labels = np.asarray(record["labels"], np.int64)
-        crowd = np.asarray(record["is_crowd"], np.int64)
-        area = np.asarray(record["area"], np.float64)
-        count = labels.shape[0]
-        for k in range(count):
-            w, h = xmax[k] - xmin[k], ymax[k] - ymin[k]
-            if w <= 0 or h <= 0:
-                continue
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": int(labels[k]),
-                    "bbox": [float(xmin[k]), float(ymin[k]), float(w), float(h)],
-                    # COCO area = segment area (decides small/medium/large); the box area stands in.
-                    "area": float(area[k]) if area[k] > 0 else float(w * h),
-                    "iscrowd": int(crowd[k]),
-                }
-            )
-    if label_map is None:
-        from keras_centernet.data.layout import find_label_map
-
-        label_map = find_label_map(str(patterns[0]))
-    if label_map is not None:
-        categories = categories_from_label_map(label_map)
-        known = {c["id"] for c in categories}
-        unknown = sorted({a["category_id"] for a in annotations} - known)
-        if unknown:
-            raise ValueError(f"TFRecords {file_pattern} hold category ids {unknown} that the label map lacks")
-    else:
-        ids = sorted({a["category_id"] for a in annotations})
-        categories = [{"id": c, "name": str(c)} for c in ids]
+        annotations.extend(_record_annotations(record, image_id, height, width, first_id=len(annotations) + 1))
+    categories = _categories(label_map, patterns, annotations, file_pattern)
     return {"images": images, "annotations": annotations, "categories": categories}
