@@ -3,9 +3,10 @@
 The letterbox resizes an image by ``scale = image_size / max(height, width)`` (computed in float32) keeping its
 aspect ratio, places it at the top-left of an ``[image_size, image_size, 3]`` canvas and pads bottom/right with
 zeros; a point p of the original lands at ``p * scale``. Boxes go forward with ``boxes_to_input`` and back with
-``boxes_to_original`` (the only inverse in the package: the tf.data pipeline, `Detector`, COCO evaluation and the
-exported SavedModel all call it). Both take numpy arrays or TensorFlow tensors (plain arithmetic; clipping with
-the caller's library), so the same code maps boxes in a tf.data graph, a SavedModel and numpy.
+``boxes_to_original`` (the only inverse in the package: `Detector`, COCO evaluation and the exported SavedModel
+call it; the tf.data pipeline maps its targets forward with ``boxes_to_input``). Both take numpy arrays or
+TensorFlow tensors (plain arithmetic; clipping with the caller's library), so the same code maps boxes in a
+tf.data graph, a SavedModel and numpy.
 
 The image resize exists twice because inference runs without TensorFlow: `letterbox_image` (numpy) reproduces
 `letterbox_image_tf` (``data.augment.resample``, ``tf.image.crop_and_resize``) to float32 rounding

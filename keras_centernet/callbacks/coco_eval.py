@@ -2,7 +2,8 @@
 
 Put it BEFORE `ModelCheckpoint(monitor="val_AP", mode="max")` / `EarlyStopping` in the callbacks list:
 Keras hands every callback the same logs dict in list order. The evaluation itself is
-`evaluation.coco.evaluate_dataset`.
+`evaluation.coco.evaluate_dataset`, which maps boxes and class ids back with `preprocessing` (the letterbox
+inverse and class map that `Detector` and the exported SavedModel use).
 """
 
 import keras
