@@ -205,7 +205,7 @@ def test_evaluate_reproduces_the_callback_ap_of_the_same_weights(tmp_path):
     )
     val_pattern = os.path.join(data_dir, "tfrecords", "coco_val.record-*")
     val = build_dataset(val_pattern, training=False, batch_size=4, image_size=64, max_boxes=8)
-    model = save_tiny_model(str(tmp_path / "init.keras"))
+    model = save_tiny_model(str(tmp_path / "init.keras"), image_size=64)  # evaluate below uses 64 without the flag
     model.compile(optimizer=keras.optimizers.Adam(4e-3))
     coco_eval = CocoEvalCallback(val, ground_truth=ground_truth_from_tfrecords(val_pattern, label_map=None))
     checkpoint = keras.callbacks.ModelCheckpoint(
@@ -225,8 +225,6 @@ def test_evaluate_reproduces_the_callback_ap_of_the_same_weights(tmp_path):
             data_dir,
             "--weights",
             str(tmp_path / "best.keras"),
-            "--image_size",
-            "64",
             "--batch_size",
             "4",
             "--output",
@@ -237,6 +235,12 @@ def test_evaluate_reproduces_the_callback_ap_of_the_same_weights(tmp_path):
     for name in STAT_NAMES:
         assert report["metrics"][name] == pytest.approx(best[name], abs=1e-6), name
     assert set(report["per_class_AP"]) == {"rectangle", "ellipse", "triangle"}
+    # the old default (512) letterboxes 96 px images x5.3 for a model trained at 64: far worse
+    _run(["evaluate", "--data_dir", data_dir, "--weights", str(tmp_path / "best.keras"), "--image_size", "512",
+          "--output", str(tmp_path / "at512.json")])  # fmt: skip
+    at512 = json.loads((tmp_path / "at512.json").read_text())["metrics"]
+    print(f"at 64: AP {best['AP']:.4f} AR100 {best['AR100']:.4f}; at 512: {at512['AP']:.4f} {at512['AR100']:.4f}")
+    assert at512["AR100"] < best["AR100"]
 
 
 @pytest.mark.parametrize(
