@@ -1,6 +1,6 @@
 """Mixed-precision parity: COCO AP of float32, mixed_bfloat16 and mixed_float16 at the same seeds and steps.
 
-Trains the fixed synthetic-set run of `keras_centernet.evaluation.synthetic_training` under each policy and each seed
+Trains the fixed synthetic-set run of `keras_centernet.training.synthetic` under each policy and each seed
 (at least two: one seed's float32 AP moves ~0.02 between seeds, so a single-seed comparison is at noise level), in one
 process, and prints AP / AP50 per seed and the MEAN difference to float32 over the seeds. Target: |mean delta AP| <=
 0.01 for every policy (the vendor recipe lost 5 mAP points with AMP); the exit status is 1 when a policy misses it.
@@ -18,7 +18,7 @@ import time
 import keras
 
 from keras_centernet import atomic_files
-from keras_centernet.evaluation.synthetic_training import synthetic_train_and_test_sets, train_and_evaluate_synthetic
+from keras_centernet.training.synthetic import synthetic_train_and_test_sets, train_and_evaluate_synthetic
 
 TARGET_DELTA_AP = 0.01
 

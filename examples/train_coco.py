@@ -7,19 +7,23 @@
 learning_rate x (batch_size x devices) / lr_reference_batch under any launcher, x0.1 at --lr_boundaries (default
 90000,120000 for 140,000 steps, the same fractions for other lengths).
 
+The flags fill a `keras_centernet.training.TrainConfig` (groups: data and output, model, schedule, hardware and
+scale, reports, augmentation), saved as MODEL_DIR/train_config.json; `--help` lists them by group.
+
 Multi-device: horovodrun -np 8 -H localhost:8 python examples/train_coco.py --use_horovod ... (see run_scripts/).
 """
 
 import argparse
 import sys
 
-from keras_centernet.commands.train import add_arguments, run
+from keras_centernet.commands.train import add_arguments, config_from_args, run_config
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    config = config_from_args(parser.parse_args(argv))  # a TrainConfig, one record per flag group
+    return run_config(config)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,22 @@ def _bool_flag(parser, name, default, help_text):
 
 
 def add_arguments(parser):
-    """The training flags (shared by `keras-centernet train` and examples/train_coco.py)."""
+    """The training flags (shared by `keras-centernet train` and examples/train_coco.py), one argument group per
+    `TrainConfig` record."""
+    for add_group in (_data_group, _model_group, _schedule_group, _hardware_group, _report_group, _augmentation_group):
+        add_group(parser)
+    return parser
+
+
+def _data_group(parser):
     data = parser.add_argument_group("data and output")
     data.add_argument("--data_dir", required=True, help="converted dataset: mscoco_label_map.pbtxt + tfrecords/")
     data.add_argument("--model_dir", required=True, help="checkpoints, logs, summary and model.keras go here")
     data.add_argument("--image_size", type=int, default=512, help="square input side, a multiple of 32 (512)")
     data.add_argument("--max_boxes", type=int, default=128, help="boxes per image after padding (128)")
+
+
+def _model_group(parser):
     model = parser.add_argument_group("model")
     model.add_argument("--backbone", default="resnet101", help="tiny|resnet18|resnet34|resnet50|resnet101")
     model.add_argument("--neck", default="fpn", choices=("fpn", "deconv"), help="fpn (default) or deconv (paper)")
@@ -36,6 +46,9 @@ def add_arguments(parser):
         default=None,
         help="a .keras or .weights.h5 to start from: loads what matches by name and shape, prints what it skipped",
     )
+
+
+def _schedule_group(parser):
     schedule = parser.add_argument_group("schedule")
     schedule.add_argument("--batch_size", type=int, default=16, help="images per device per step (16)")
     schedule.add_argument("--num_train_steps", type=int, default=0, help="total steps; 0: use --epochs (0)")
@@ -65,6 +78,9 @@ def add_arguments(parser):
         "--warmup_steps", type=int, default=0, help="linear warm-up from 0 to the scaled rate over these steps (0)"
     )
     schedule.add_argument("--seed", type=int, default=None, help="seed for weights, shuffling and augmentation")
+
+
+def _hardware_group(parser):
     hardware = parser.add_argument_group("hardware and scale")
     _bool_flag(hardware, "--use_amp", False, "mixed precision (float16 with loss scaling on GPUs, else bfloat16)")
     hardware.add_argument("--amp_dtype", default="auto", choices=("auto", "float16", "bfloat16"))
@@ -72,6 +88,9 @@ def add_arguments(parser):
     _bool_flag(hardware, "--fp16_allreduce", False, "send Horovod gradients as float16")
     _bool_flag(hardware, "--use_gpu", True, "use accelerators when present (false: CPU only)")
     _bool_flag(hardware, "--use_xla", False, "compile the train step with XLA (not with Horovod)")
+
+
+def _report_group(parser):
     report = parser.add_argument_group("reports")
     _bool_flag(report, "--use_performance", False, "write model_dir/summary/summary.json (throughput, e2e time)")
     report.add_argument("--performance_warmup_steps", type=int, default=10, help="steps left out of throughput")
@@ -79,7 +98,30 @@ def add_arguments(parser):
     report.add_argument("--profile_batch", default="10,20", help="first,last step to profile (10,20)")
     report.add_argument("--eval_every", type=int, default=0, help="COCO mAP on the val split every N epochs (0: off)")
     report.add_argument("--verbose", type=int, default=1, help="0: quiet, 1: per-epoch lines")
-    return parser
+
+
+def _augmentation_group(parser):
+    augmentation = parser.add_argument_group("augmentation")
+    augmentation.add_argument(
+        "--scale_range", type=float_pair, default=(0.6, 1.3), metavar="MIN,MAX",
+        help="random rescale of the longer side relative to --image_size before the crop (0.6,1.3; 1,1: off)",
+    )  # fmt: skip
+    augmentation.add_argument("--flip_probability", type=float, default=0.5, help="horizontal flip chance (0.5)")
+    augmentation.add_argument("--color_jitter", type=float, default=0.4, help="brightness/contrast/saturation (0.4)")
+    _bool_flag(augmentation, "--pca_lighting", False, "AlexNet-style PCA lighting noise (false)")
+    augmentation.add_argument(
+        "--min_box_size", type=float, default=2.0, help="boxes narrower or shorter than this many pixels are dropped"
+    )
+
+
+def float_pair(value):
+    """argparse type for MIN,MAX -> (min, max) floats."""
+    parts = value.split(",")
+    try:
+        low, high = (float(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX (two numbers), got {value!r}") from None
+    return low, high
 
 
 def add_parser(subparsers):
@@ -99,48 +141,39 @@ def add_parser(subparsers):
 
 
 def run(args):
-    """Runs `training.train` with the parsed flags; a non-finite loss ends it with one line and exit 1."""
+    """Runs `training.train` on the TrainConfig of the parsed flags (see `run_config`)."""
+    return run_config(config_from_args(args))
+
+
+def run_config(config):
+    """Runs `training.train(config=config)`; a non-finite loss ends it with one line and exit 1, else exit 0."""
     from keras_centernet.callbacks.nonfinite import NonFiniteLossError
-    from keras_centernet.callbacks.profiler import parse_profile_batch
     from keras_centernet.training import train
 
     try:
-        _train(train, args, parse_profile_batch(args.profile_batch))
+        train(config=config)
     except NonFiniteLossError as error:
         print(f"keras-centernet train: error: {error}", file=sys.stderr)
         return 1
     return 0
 
 
-def _train(train, args, profile_batch):
-    train(
-        args.data_dir,
-        args.model_dir,
-        backbone=args.backbone,
-        neck=args.neck,
-        backbone_weights=args.backbone_weights,
-        image_size=args.image_size,
-        batch_size=args.batch_size,
-        num_train_steps=args.num_train_steps,
-        epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
-        learning_rate=args.learning_rate,
-        lr_boundaries=args.lr_boundaries,
-        lr_reference_batch=args.lr_reference_batch,
-        warmup_steps=args.warmup_steps,
-        max_boxes=args.max_boxes,
-        fine_tune_ckpt=args.fine_tune_ckpt,
-        use_amp=args.use_amp,
-        amp_dtype=args.amp_dtype,
-        use_horovod=args.use_horovod,
-        fp16_allreduce=args.fp16_allreduce,
-        use_gpu=args.use_gpu,
-        use_xla=args.use_xla,
-        use_profiler=args.use_profiler,
-        profile_batch=profile_batch,
-        use_performance=args.use_performance,
-        performance_warmup_steps=args.performance_warmup_steps,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        verbose=args.verbose,
+def config_from_args(args):
+    """The `TrainConfig` of parsed flags: each argument group fills the record of the same name."""
+    import dataclasses
+
+    from keras_centernet.callbacks.profiler import parse_profile_batch
+    from keras_centernet.training import config
+
+    def group(record, **converted):  # fields without a flag (eval_batch_size) keep their defaults
+        names = [field.name for field in dataclasses.fields(record) if field.name not in converted]
+        return record(**{name: getattr(args, name) for name in names if hasattr(args, name)}, **converted)
+
+    return config.TrainConfig(
+        data=group(config.DataConfig),
+        model=group(config.ModelConfig),
+        schedule=group(config.ScheduleConfig),
+        hardware=group(config.HardwareConfig),
+        reports=group(config.ReportConfig, profile_batch=parse_profile_batch(args.profile_batch)),
+        augmentation=group(config.AugmentationConfig),
     )

@@ -1,7 +1,7 @@
 """It learns: a tiny CenterNet trained on the synthetic set reaches COCO AP50 >= 0.8 on held-out images.
 
 Each run is ~1.5 minutes on 2 CPU cores (64 px, 512 steps of batch 32 on fresh synthetic images, so the model cannot
-memorize), evaluated through `evaluation/coco.py` (see `evaluation/synthetic_training.py`).
+memorize), evaluated through `evaluation/coco.py` (see `training/synthetic.py`).
 """
 
 import keras
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_centernet import CenterNet
-from keras_centernet.evaluation.synthetic_training import synthetic_train_and_test_sets, train_and_evaluate_synthetic
+from keras_centernet.training.synthetic import synthetic_train_and_test_sets, train_and_evaluate_synthetic
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 from keras_centernet import training
 from keras_centernet.callbacks.backup import CrashSafeBackup
 from keras_centernet.callbacks.nonfinite import StopOnNonFinite
+from keras_centernet.training import builders
 
 pytestmark = pytest.mark.tensorflow  # train() reads TFRecords
 
@@ -66,7 +67,7 @@ def test_resumed_run_starts_from_the_last_checkpoint_weights(two_epoch_run, synt
             start["weights"] = _values(self.model.weights)
             start["iterations"] = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
-    monkeypatch.setattr(training, "StopOnNonFinite", SnapshotAtStart)
+    monkeypatch.setattr(builders, "StopOnNonFinite", SnapshotAtStart)
     model, history = training.train(synthetic_records, model_dir, epochs=3, **TRAIN_ARGS)
     assert start, "the resumed run never started fit"
     _assert_weights_equal(start["weights"], _values(_checkpoint(model_dir, 2).weights))

@@ -1,0 +1,147 @@
+"""What `train()` composes, each built from a `TrainConfig`: the distribution runtime, the class map, the training
+data, the compiled model and the callback list (in the order that keeps a run crash-safe)."""
+
+import os
+
+import keras
+
+from keras_centernet.callbacks.checkpoint import EpochCheckpoint
+from keras_centernet.callbacks.history_file import HistoryFile
+from keras_centernet.callbacks.nonfinite import StopOnNonFinite
+from keras_centernet.training.config import HISTORY_FILE
+from keras_centernet.validation import InputError
+
+
+def build_runtime(config):
+    """The distribution runtime: Horovod with use_horovod, else MirroredStrategy / JAX DataParallel / one device."""
+    from keras_centernet.distribution import setup_distribution
+
+    hardware = config.hardware
+    return setup_distribution("horovod" if hardware.use_horovod else "auto", use_gpu=hardware.use_gpu)
+
+
+def build_class_map(data_dir):
+    """(class ids, class names) from the dataset's label map, in its order; InputError when it has none."""
+    from keras_centernet.data import layout
+    from keras_centernet.data.label_map import read_label_map
+
+    path = layout.label_map_path(data_dir)
+    if not os.path.isfile(path):
+        raise InputError(f"--data_dir {data_dir!r} has no label map {layout.LABEL_MAP_FILENAME}: convert it first")
+    categories = read_label_map(path)
+    return list(categories), list(categories.values())
+
+
+def build_train_data(config, runtime):
+    """The repeated, shuffled, augmented training `tf.data.Dataset`: this process's share of every global batch."""
+    from keras_centernet.data import layout
+    from keras_centernet.data.pipeline import build_dataset
+
+    data, augmentation = config.data, config.augmentation
+    return build_dataset(
+        layout.record_file_pattern(data.data_dir, "train"), training=True,
+        batch_size=runtime.process_batch_size(config.schedule.batch_size), image_size=data.image_size,
+        max_boxes=data.max_boxes, shard=runtime.shard, seed=config.schedule.seed, repeat=True,
+        scale_range=augmentation.scale_range, flip_probability=augmentation.flip_probability,
+        color_jitter=augmentation.color_jitter, pca_lighting=augmentation.pca_lighting,
+        min_box_size=augmentation.min_box_size,
+    )  # fmt: skip
+
+
+def build_model(config, runtime, class_map, plan, say):
+    """The CenterNet, fine-tune weights loaded, compiled with Adam on the plan's schedule (call inside
+    `runtime.scope()`); Horovod runs get the gradient reducer."""
+    from keras_centernet.horovod import HorovodGradientReducer, horovod_jit_compile
+    from keras_centernet.models.centernet import CenterNet
+    from keras_centernet.models.weights import load_matching_weights
+    from keras_centernet.schedules import make_learning_rate_schedule
+
+    model_config, schedule, hardware = config.model, config.schedule, config.hardware
+    class_ids, class_names = class_map
+    model = CenterNet(
+        len(class_ids), backbone=model_config.backbone, neck=model_config.neck,
+        backbone_weights=model_config.backbone_weights, class_ids=class_ids, class_names=class_names,
+        image_size=config.data.image_size,
+    )  # fmt: skip
+    if model_config.fine_tune_ckpt:
+        load_matching_weights(model, model_config.fine_tune_ckpt, print_fn=say)
+    learning_rate = make_learning_rate_schedule(
+        schedule.learning_rate, plan.global_batch, list(plan.drops), 0.1, schedule.warmup_steps,
+        reference_batch_size=schedule.lr_reference_batch,
+    )  # fmt: skip
+    use_xla = hardware.use_xla
+    jit_compile = horovod_jit_compile(use_xla or "auto") if runtime.use_horovod else bool(use_xla)
+    model.compile(keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
+    if runtime.use_horovod:
+        model.gradient_reducer = HorovodGradientReducer("fp16" if hardware.fp16_allreduce else "none")
+    return model
+
+
+def build_callbacks(config, runtime, plan, backup, initial_epoch):
+    """The callback list, in this order: the non-finite guard (it raises before anything saves), Horovod's,
+    COCO eval, performance, the chief's writers, and the backup last, so a kill between the epoch's writes redoes
+    that epoch (history.json and checkpoints are rewritten) instead of skipping it."""
+    from keras_centernet.callbacks.horovod import horovod_callbacks
+    from keras_centernet.distribution import chief_only
+
+    reports = config.reports
+    callbacks = [StopOnNonFinite(initial_epoch * plan.steps_per_epoch)]
+    callbacks += list(horovod_callbacks()) if runtime.use_horovod else []
+    if reports.eval_every and reports.eval_every > 0:
+        callbacks.append(_coco_eval_callback(config, runtime))
+    if reports.use_performance:
+        callbacks.append(_performance_callback(config, runtime, plan))
+    callbacks.extend(chief_only(_chief_writers(config, initial_epoch), runtime.is_chief))
+    callbacks.append(backup)
+    return callbacks
+
+
+def _coco_eval_callback(config, runtime):
+    from keras_centernet.callbacks.coco_eval import CocoEvalCallback
+    from keras_centernet.data import layout
+    from keras_centernet.data.pipeline import build_dataset
+    from keras_centernet.evaluation.ground_truth import ground_truth_from_tfrecords
+
+    data, reports = config.data, config.reports
+    val_pattern = layout.record_file_pattern(data.data_dir, "val")
+    batch_size = reports.eval_batch_size or runtime.process_batch_size(config.schedule.batch_size)
+    val_data = build_dataset(
+        val_pattern, training=False, batch_size=batch_size, image_size=data.image_size, max_boxes=data.max_boxes
+    )
+    # Ground truth from the records themselves: original pixels, crowd regions, no max_boxes cut.
+    ground_truth = ground_truth_from_tfrecords(val_pattern) if runtime.is_chief else None
+    return CocoEvalCallback(
+        val_data, ground_truth=ground_truth, every_n_epochs=reports.eval_every, is_chief=runtime,
+        verbose=reports.verbose,
+    )  # fmt: skip
+
+
+def _performance_callback(config, runtime, plan):
+    from keras_centernet.callbacks.performance import PerformanceCallback
+
+    return PerformanceCallback(
+        config.schedule.batch_size, num_devices=runtime.num_devices,
+        warmup_steps=config.reports.performance_warmup_steps, output_dir=config.data.model_dir,
+        precision=plan.policy, is_chief=runtime.is_chief,
+    )  # fmt: skip
+
+
+def _chief_writers(config, initial_epoch):
+    """Callbacks only the chief runs: checkpoints, history.json, TensorBoard / profiler (all crash-safe)."""
+    from keras_centernet.callbacks.profiler import make_profiler_callback, tensorboard_available
+
+    model_dir, reports = config.data.model_dir, config.reports
+    checkpoint_dir = os.path.join(model_dir, "checkpoints")
+    writers = [
+        EpochCheckpoint(os.path.join(checkpoint_dir, "epoch_{epoch:03d}.keras")),
+        HistoryFile(os.path.join(model_dir, HISTORY_FILE), initial_epoch=initial_epoch),
+    ]
+    if reports.eval_every and reports.eval_every > 0:
+        writers.append(EpochCheckpoint(os.path.join(checkpoint_dir, "best_val_AP.keras"), monitor="val_AP"))
+    log_dir = os.path.join(model_dir, "logs")
+    profile_batch = reports.profile_batch
+    if tensorboard_available():  # one TensorBoard callback: scalars, plus the profile with use_profiler
+        writers.append(keras.callbacks.TensorBoard(log_dir, profile_batch=profile_batch if reports.use_profiler else 0))
+    elif reports.use_profiler:
+        writers.append(make_profiler_callback(os.path.join(log_dir, "profile"), profile_batch))
+    return writers

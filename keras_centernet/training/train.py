@@ -1,0 +1,124 @@
+"""`train(...)`: the whole training job behind `keras-centernet train` and examples/train_coco.py.
+
+It composes named pieces (keras_centernet.training): the `TrainConfig` (config.py), the checks that run before
+anything is built (checks.py), the run's numbers (plan.py: precision, epochs x steps, the learning-rate rule) and
+the builders (builders.py: distribution runtime, training data, model, callbacks). Everything a run writes goes
+under `model_dir`:
+
+    model_dir/train_config.json         the TrainConfig of the last run that trained here (chief)
+    model_dir/model.keras               final model (chief)
+    model_dir/checkpoints/epoch_NNN.keras  one per epoch (chief); best_val_AP.keras with --eval_every
+    model_dir/backup/rank_N/            resume state (state.json -> epoch_NNN.weights.h5): rerunning resumes
+    model_dir/logs/                     TensorBoard scalars when tensorboard is installed; profile/ traces
+    model_dir/summary/summary.json      throughput and end-to-end time (use_performance)
+    model_dir/history.json              per-epoch logs of every epoch, across resumes
+    model_dir/.run.lock                 held by the live run (one run per model_dir)
+
+Every file is written to a temporary name and renamed into place (keras_centernet.atomic_files), so `kill -9` at any
+moment then the same command resumes; inputs are checked before the model is built (keras_centernet.validation).
+"""
+
+import os
+
+import keras
+
+from keras_centernet import atomic_files
+from keras_centernet.callbacks.backup import CrashSafeBackup, read_state
+from keras_centernet.callbacks.checkpoint import save_model
+from keras_centernet.callbacks.history_file import read_history
+from keras_centernet.training import builders
+from keras_centernet.training.checks import check_config
+from keras_centernet.training.config import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, TrainConfig
+from keras_centernet.training.plan import first_line, make_plan
+
+
+def train(data_dir=None, model_dir=None, *, config=None, **keywords):
+    """Trains a CenterNet on the converted dataset in `data_dir` and writes everything under `model_dir`.
+
+    Either `train(data_dir, model_dir, batch_size=8, ...)` with the flat keyword names of `TrainConfig`'s fields,
+    or `train(config=TrainConfig(...))` (data_dir, model_dir and keywords then override the config's).
+    `batch_size` is per device (global batch = batch_size x devices). `learning_rate` is the Adam rate for a global
+    batch of `lr_reference_batch` images; whatever the launcher (one device, MirroredStrategy, JAX DataParallel,
+    Horovod) the run trains at learning_rate x global batch / lr_reference_batch, reached by a linear warm-up from 0
+    over `warmup_steps`, x0.1 at each of `lr_boundaries` (steps, e.g. "90000,120000"; default: the recipe's 90k and
+    120k of 140k scaled to the run's length, see `plan.lr_boundaries`). Returns the fitted model and its history
+    dict. Rerunning the same call after an interruption resumes from the last finished epoch; rerunning a finished
+    run changes nothing. Raises InputError (before building anything) on bad arguments or data, and
+    NonFiniteLossError when the loss or weights stop being finite.
+    """
+    config = _resolve_config(config, data_dir, model_dir, keywords)
+    boundaries, num_records = check_config(config)
+    from keras_centernet.run_lock import RunLock
+
+    runtime = builders.build_runtime(config)
+    lock = RunLock(config.data.model_dir).acquire() if runtime.is_chief else None
+    try:
+        return _run(config, runtime, boundaries, num_records)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _resolve_config(config, data_dir, model_dir, keywords):
+    overrides = {name: value for name, value in (("data_dir", data_dir), ("model_dir", model_dir)) if value is not None}
+    if config is None:
+        return TrainConfig.from_keywords(**overrides, **keywords)
+    return config.replace(**overrides, **keywords)
+
+
+def _run(config, runtime, boundaries, num_records):
+    """The job once the inputs are checked and the run lock is held: returns (model, history dict)."""
+    model_dir, reports = config.data.model_dir, config.reports
+    class_map = builders.build_class_map(config.data.data_dir)
+    plan = make_plan(config, runtime, boundaries, num_records)
+    keras.mixed_precision.set_global_policy(plan.policy)
+    if config.schedule.seed is not None:
+        keras.utils.set_random_seed(int(config.schedule.seed) + runtime.rank)
+    say = print if runtime.is_chief and reports.verbose else (lambda *a, **k: None)
+    say(first_line(config, runtime, plan, len(class_map[0]), num_records))
+    for line in plan.warnings:
+        say(line)
+    backup = CrashSafeBackup(os.path.join(model_dir, "backup", f"rank_{runtime.rank}"))
+    if runtime.is_chief:
+        for folder in (model_dir, os.path.join(model_dir, "checkpoints"), os.path.join(model_dir, "summary")):
+            atomic_files.remove_stale_temporaries(folder)  # what a killed run was writing
+    # The chief's backup decides for every rank (a kill between two ranks' saves leaves them an epoch apart);
+    # BroadcastGlobalVariablesCallback then gives every rank the chief's weights and optimizer state.
+    if runtime.from_chief(finished_run(model_dir, backup, plan.epochs)):
+        say(
+            f"train: {model_dir} already finished its {plan.epochs} epoch(s) (model.keras): nothing to do; raise "
+            "--epochs or --num_train_steps to train longer, or use a new --model_dir"
+        )
+        return keras.saving.load_model(os.path.join(model_dir, MODEL_FILE)), read_history(
+            os.path.join(model_dir, HISTORY_FILE)
+        )
+    if runtime.is_chief:
+        atomic_files.write_json(os.path.join(model_dir, CONFIG_FILE), config.to_dict())
+    train_data = builders.build_train_data(config, runtime)
+    with runtime.scope():
+        model = builders.build_model(config, runtime, class_map, plan, say)
+        initial_epoch = runtime.from_chief(backup.restore(model))
+    if initial_epoch:
+        say(f"train: resuming after epoch {initial_epoch} from {backup.backup_dir}")
+    history = model.fit(
+        train_data, epochs=plan.epochs, initial_epoch=initial_epoch, steps_per_epoch=plan.steps_per_epoch,
+        callbacks=builders.build_callbacks(config, runtime, plan, backup, initial_epoch),
+        shuffle=False,  # build_dataset shuffles
+        verbose=_fit_verbose(reports.verbose, runtime.is_chief),
+    )  # fmt: skip
+    if runtime.is_chief:
+        save_model(model, os.path.join(model_dir, MODEL_FILE))
+        say(f"train: wrote {os.path.join(model_dir, MODEL_FILE)}")
+    return model, history.history
+
+
+def _fit_verbose(verbose, is_chief):
+    from keras_centernet.distribution import chief_verbose
+
+    return chief_verbose(2 if verbose else 0, is_chief)
+
+
+def finished_run(model_dir, backup, epochs):
+    """True when `model_dir` holds a run that already finished `epochs` epochs (its model.keras was written)."""
+    state = read_state(backup.backup_dir)
+    return bool(state) and state["epoch"] >= epochs and os.path.isfile(os.path.join(model_dir, MODEL_FILE))
