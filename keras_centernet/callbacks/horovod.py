@@ -13,9 +13,7 @@ The gradient reducer and the XLA policy are in `keras_centernet.horovod`; rank-0
 import keras
 import numpy as np
 
-# re-exported while keras_centernet/training.py imports them from here
-from keras_centernet.distribution import chief_only, chief_verbose  # noqa: F401
-from keras_centernet.horovod import HorovodGradientReducer, horovod_jit_compile, import_horovod  # noqa: F401
+from keras_centernet.horovod import import_horovod
 
 
 def _tf_variables(variables):

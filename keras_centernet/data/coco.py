@@ -10,7 +10,7 @@ width or height or a NaN / infinite number are invalid annotations: named, and s
 import json
 import os
 
-from keras_centernet.data import conversion, layout
+from keras_centernet.data import conversion
 
 
 def _pixel_box(annotation, where):
@@ -106,15 +106,5 @@ def convert_coco(
         entry.path = os.path.join(images, entry.path)
     if num_shards is None:
         num_shards = 100 if split == "train" else 10
-    return conversion.write_records(
-        entries,
-        output,
-        split,
-        num_shards,
-        categories,
-        workers=workers,
-        skip_invalid=skip_invalid,
-        invalid_annotations=invalid,
-        prefix=layout.DEFAULT_PREFIX,
-        progress=progress,
-    )
+    options = {"workers": workers, "skip_invalid": skip_invalid, "invalid_annotations": invalid, "progress": progress}
+    return conversion.write_records(entries, output, split, num_shards, categories, **options)

@@ -11,7 +11,7 @@ import glob
 import os
 import xml.etree.ElementTree as ElementTree
 
-from keras_centernet.data import conversion, layout
+from keras_centernet.data import conversion
 
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG", ".tif", ".tiff", ".bmp")
 
@@ -124,15 +124,5 @@ def convert_voc(
     if output is None:
         raise ValueError("convert_voc needs an output folder")
     entries, categories, invalid = read_voc_entries(annotations, images, classes)
-    return conversion.write_records(
-        entries,
-        output,
-        split,
-        num_shards,
-        categories,
-        workers=workers,
-        skip_invalid=skip_invalid,
-        invalid_annotations=invalid,
-        prefix=layout.DEFAULT_PREFIX,
-        progress=progress,
-    )
+    options = {"workers": workers, "skip_invalid": skip_invalid, "invalid_annotations": invalid, "progress": progress}
+    return conversion.write_records(entries, output, split, num_shards, categories, **options)
