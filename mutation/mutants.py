@@ -80,8 +80,7 @@ MUTANTS = [
     # Regression loss
     Mutant("l1-mask-ignored", _R, "error = ops.abs(ops.cast(y_pred, \"float32\") - target) * mask",
            "error = ops.abs(ops.cast(y_pred, \"float32\") - target)", LOSSES),
-    Mutant("l1-normalized-by-boxes", _R, "count = ops.sum(mask) * ops.cast(ops.shape(target)[-1], \"float32\")",
-           "count = ops.sum(mask)", LOSSES),
+    Mutant("l1-normalized-by-boxes", _R, "count = ops.sum(mask) * per_box", "count = ops.sum(mask)", LOSSES),
     # Decoder
     Mutant("decoder-row-col-swapped", _D, "xs = ops.cast(cell % width, \"float32\")",
            "xs = ops.cast(cell % height, \"float32\")", DECODER),

@@ -3,15 +3,23 @@
 import keras
 from keras import ops
 
+NORMALIZATIONS = ("coordinates", "boxes")
+
 
 @keras.saving.register_keras_serializable(package="keras_centernet")
 class MaskedL1Loss(keras.losses.Loss):
     """Mean absolute error over the coordinates of the objects that count (CenterNet's RegL1Loss).
 
-        L = sum_{i, k} mask_i |pred_ik - target_ik| / max(K * sum_i mask_i, 1)
+        L = sum_{i, k} mask_i |pred_ik - target_ik| / max(N * sum_i mask_i, 1)
 
-    i.e. the L1 error averaged over objects and their K coordinates (K = 2: w, h or dx, dy), as the reference code
-    does. Padded objects (mask 0) contribute nothing; a batch without objects gives 0.
+    with N = K (`normalization="coordinates"`, default: the L1 error averaged over objects and their K = 2
+    coordinates, w, h or dx, dy, as xingyizhou/CenterNet's RegL1Loss and the paper) or N = 1
+    (`normalization="boxes"`: summed over the coordinates and averaged over objects, as the TF Object Detection
+    API's CenterNet, i.e. exactly K = 2 times the "coordinates" value). Padded objects (mask 0) contribute nothing;
+    a batch without objects gives 0.
+
+    Args:
+        normalization: "coordinates" or "boxes" (see above).
 
     Args (__call__):
         y_true: [batch, max_boxes, K] targets.
@@ -20,8 +28,11 @@ class MaskedL1Loss(keras.losses.Loss):
             applied here rather than by Keras's reduction (which divides by the batch, not by the objects).
     """
 
-    def __init__(self, name="masked_l1_loss", **kwargs):
+    def __init__(self, normalization="coordinates", name="masked_l1_loss", **kwargs):
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"box loss normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
         super().__init__(name=name, **kwargs)
+        self.normalization = normalization
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if sample_weight is None:
@@ -36,5 +47,9 @@ class MaskedL1Loss(keras.losses.Loss):
         error = ops.abs(ops.cast(y_pred, "float32") - target) * mask
         per_image = ops.sum(error, axis=(1, 2))
         batch = ops.cast(ops.shape(per_image)[0], "float32")
-        count = ops.sum(mask) * ops.cast(ops.shape(target)[-1], "float32")
+        per_box = ops.cast(ops.shape(target)[-1], "float32") if self.normalization == "coordinates" else 1.0
+        count = ops.sum(mask) * per_box
         return per_image * batch / ops.maximum(count, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "normalization": self.normalization}
