@@ -5,7 +5,7 @@ Importing the package registers every serializable class (model, layers, losses,
 TensorFlow is imported by `keras_centernet.data`, the Horovod callbacks and the SavedModel export when used.
 """
 
-__version__ = "0.1.0"
+from keras_centernet._version import __version__  # noqa: E402 - no Keras needed (the CLI reads it)
 
 from keras_centernet.layers import CenterNetDecoder, CenterNetHead, CenterNetLabelEncoder  # noqa: E402
 from keras_centernet.losses import MaskedL1Loss, PenaltyReducedFocalLoss  # noqa: E402

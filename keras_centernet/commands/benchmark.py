@@ -17,15 +17,15 @@ def add_parser(subparsers):
     )
     parser.add_argument("--backbone", default="resnet50", help="tiny|resnet18|resnet34|resnet50|resnet101")
     parser.add_argument("--neck", default="deconv", choices=("fpn", "deconv"))
-    parser.add_argument("--image_size", "--image-size", type=int, default=512)
-    parser.add_argument("--batch_size", "--batch-size", type=int, default=16)
-    parser.add_argument("--num_classes", "--num-classes", type=int, default=80)
+    parser.add_argument("--image_size", type=int, default=512)
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--num_classes", type=int, default=80)
     parser.add_argument("--steps", type=int, default=30, help="measured training steps (30)")
-    parser.add_argument("--warmup_steps", "--warmup-steps", type=int, default=5, help="steps left out (5)")
+    parser.add_argument("--warmup_steps", type=int, default=5, help="steps left out (5)")
     parser.add_argument(
         "--precision", default="float32", choices=("float32", "mixed_float16", "mixed_bfloat16"), help="dtype policy"
     )
-    parser.add_argument("--jit_compile", "--jit-compile", default="auto", choices=("auto", "true", "false"))
+    parser.add_argument("--jit_compile", default="auto", choices=("auto", "true", "false"))
     parser.add_argument("--output", default=None, help="write the results as json here")
     parser.set_defaults(func=run)
     return parser

@@ -2,17 +2,19 @@
 
 import sys
 
+from keras_centernet.commands.flags import add_bool
+
 
 def add_writer_arguments(parser, num_shards_default, num_shards_help, invalid_help):
-    """--output, --split, --num-shards, --workers, --skip-invalid, --no-progress."""
+    """--output, --split, --num_shards, --workers, --skip_invalid, --progress (--no_progress turns the bar off)."""
     parser.add_argument("--output", required=True, help="dataset folder to write (created)")
     parser.add_argument("--split", default="train", help="split name in the shard names (default: train)")
-    parser.add_argument("--num-shards", type=int, default=num_shards_default, help=num_shards_help)
+    parser.add_argument("--num_shards", type=int, default=num_shards_default, help=num_shards_help)
     parser.add_argument(
         "--workers", type=int, default=None, help="writer processes (default: one per CPU; 1 under 20,000 images)"
     )
-    parser.add_argument("--skip-invalid", action="store_true", help=invalid_help)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_bool(parser, "--skip_invalid", False, invalid_help)
+    add_bool(parser, "--progress", True, "progress bar (--no_progress: none)")
 
 
 def run_conversion(command, convert, args, *inputs, **options):
@@ -28,7 +30,7 @@ def run_conversion(command, convert, args, *inputs, **options):
             num_shards=args.num_shards,
             workers=args.workers,
             skip_invalid=args.skip_invalid,
-            progress=not args.no_progress,
+            progress=args.progress,
             **options,
         )
     except (ConversionError, ValueError, FileNotFoundError) as error:

@@ -12,7 +12,7 @@ def add_parser(subparsers):
             "Detection API schema. Crowd boxes are kept (is_crowd=1), boxes are clipped to the image, zero-area "
             "boxes dropped, images without boxes kept. Every image is fully decoded. Missing, unreadable or truncated "
             "images, images whose size disagrees with the json, unknown category ids and invalid boxes (negative "
-            "width or height, NaN or infinite numbers) stop the conversion unless --skip-invalid; a stopped "
+            "width or height, NaN or infinite numbers) stop the conversion unless --skip_invalid; a stopped "
             "conversion leaves the split's earlier shards and the label map as they were."
         ),
     )
@@ -30,5 +30,9 @@ def add_parser(subparsers):
 
 def run(args):
     from keras_centernet.data.coco import convert_coco
+    from keras_centernet.validation import check_dir_exists, check_file_exists
+
+    check_file_exists(args.annotations, "--annotations")
+    check_dir_exists(args.images, "--images")
 
     return run_conversion("convert-coco", convert_coco, args, args.annotations, args.images)

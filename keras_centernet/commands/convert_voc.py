@@ -12,7 +12,7 @@ def add_parser(subparsers):
             "as convert-coco) from the *.xml files of a folder. Classes: the sorted object names found, ids 1..N, "
             "unless --classes. Images TensorFlow cannot decode (TIFF, ...) are stored as PNG. Missing, unreadable or "
             "truncated images, unknown classes and invalid boxes (xmax < xmin, ymax < ymin, NaN) stop the conversion "
-            "unless --skip-invalid; a stopped conversion leaves the split's earlier shards as they were."
+            "unless --skip_invalid; a stopped conversion leaves the split's earlier shards as they were."
         ),
     )
     parser.add_argument("--annotations", required=True, help="folder of VOC *.xml files")
@@ -27,6 +27,11 @@ def add_parser(subparsers):
 
 def run(args):
     from keras_centernet.data.voc import convert_voc
+    from keras_centernet.validation import check_dir_exists
+
+    check_dir_exists(args.annotations, "--annotations")
+    if args.images:
+        check_dir_exists(args.images, "--images")
 
     classes = [name.strip() for name in args.classes.split(",") if name.strip()] if args.classes else None
     return run_conversion("convert-voc", convert_voc, args, args.annotations, args.images, classes=classes)

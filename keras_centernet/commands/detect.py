@@ -3,6 +3,8 @@
 import os
 import sys
 
+from keras_centernet.commands.flags import add_bool
+
 EPILOG = (
     "Unreadable images (not an image, truncated) are skipped with one line naming each, and counted. "
     "Exit status: 0 when at least one image was processed, 1 when none could be read, 2 for bad arguments "
@@ -26,23 +28,19 @@ def add_parser(subparsers):
     parser.add_argument("--weights", required=True, help="saved model (.keras)")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument(
-        "--score-threshold",
         "--score_threshold",
-        dest="score_threshold",
         type=float,
         default=0.3,
         help="draw detections with at least this score (default 0.3)",
     )
     parser.add_argument(
-        "--image-size",
         "--image_size",
-        dest="image_size",
         type=int,
         help="model input side (x32; default: the size the model was trained at, else 512)",
     )
-    parser.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=8, help=">= 1")
-    parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
-    parser.add_argument("--line-width", "--line_width", dest="line_width", type=int, help="box line width (px)")
+    parser.add_argument("--batch_size", type=int, default=8, help=">= 1")
+    add_bool(parser, "--flip", False, "flip test-time augmentation")
+    parser.add_argument("--line_width", type=int, help="box line width (px)")
     parser.set_defaults(func=run)
     return parser
 
@@ -114,11 +112,12 @@ def run(args):
     from tqdm import tqdm
 
     from keras_centernet.atomic_files import write_json
+    from keras_centernet.commands.loading import load_centernet
     from keras_centernet.inference import Detector
 
     files = _check_args(args)
     detector = Detector(
-        args.weights,
+        load_centernet(args.weights),
         image_size=args.image_size,
         score_threshold=args.score_threshold,
         batch_size=args.batch_size,

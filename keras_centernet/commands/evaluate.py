@@ -4,6 +4,8 @@ import json
 import math
 import os
 
+from keras_centernet.commands.flags import add_bool
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -18,23 +20,21 @@ def add_parser(subparsers):
             "it scores an existing results json instead of running a model."
         ),
     )
-    parser.add_argument("--data_dir", "--data-dir", required=True, help="dataset folder (convert-coco/voc)")
+    parser.add_argument("--data_dir", required=True, help="dataset folder (convert-coco/voc)")
     parser.add_argument("--weights", help="saved model (.keras); required unless --detections is given")
     parser.add_argument("--annotations", help="COCO annotation json (e.g. instances_val2017.json)")
     parser.add_argument("--split", default="val", help="record split to evaluate (default: val)")
-    parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
-    parser.add_argument("--batch_size", "--batch-size", type=int, default=8, help="images per batch")
+    add_bool(parser, "--flip", False, "flip test-time augmentation")
+    parser.add_argument("--batch_size", type=int, default=8, help="images per batch")
     parser.add_argument(
         "--image_size",
-        "--image-size",
         type=int,
         help="model input side (default: the size the model was trained at, else 512)",
     )
-    parser.add_argument("--max_images", "--max-images", type=int, help="evaluate only the first N images")
+    parser.add_argument("--max_images", type=int, help="evaluate only the first N images")
     parser.add_argument("--output", default="metrics.json", help="metrics json path (default: metrics.json)")
     parser.add_argument(
         "--detections_output",
-        "--detections-output",
         help="detections json path (default: detections.json beside --output)",
     )
     parser.add_argument(
@@ -145,12 +145,13 @@ def run(args):
 def _run_model(args, file_pattern, label_map, ground_truth):
     from tqdm import tqdm
 
+    from keras_centernet.commands.loading import load_centernet
     from keras_centernet.data.pipeline import build_dataset
     from keras_centernet.evaluation.coco import evaluate_dataset
-    from keras_centernet.inference import load_model, set_flip_test
+    from keras_centernet.inference import set_flip_test
     from keras_centernet.preprocessing import Letterbox
 
-    model = load_model(args.weights)
+    model = load_centernet(args.weights)
     set_flip_test(model, args.flip)
     image_size = Letterbox.for_model(model, args.image_size).image_size
     if label_map is not None:
@@ -176,4 +177,3 @@ def _run_model(args, file_pattern, label_map, ground_truth):
     batches = tqdm(dataset, total=math.ceil(num_images / args.batch_size), desc="evaluate", unit="batch")
     metrics, detections = evaluate_dataset(model, batches, ground_truth=ground_truth, return_detections=True)
     return metrics, detections, num_images, image_size
-

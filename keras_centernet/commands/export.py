@@ -2,6 +2,8 @@
 
 import os
 
+from keras_centernet.commands.flags import add_bool
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -19,26 +21,25 @@ def add_parser(subparsers):
     parser.add_argument("--weights", required=True, help="saved model (.keras)")
     parser.add_argument("--output", required=True, help="SavedModel folder to write")
     parser.add_argument(
-        "--image-size",
         "--image_size",
-        dest="image_size",
         type=int,
         help="letterbox side (default: the size the model was trained at, else 512)",
     )
-    parser.add_argument("--flip", action="store_true", help="bake flip test-time augmentation in")
+    add_bool(parser, "--flip", False, "bake flip test-time augmentation in")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args):
+    from keras_centernet.commands.loading import load_centernet
     from keras_centernet.export import export_saved_model
-    from keras_centernet.inference import load_model, set_flip_test
+    from keras_centernet.inference import set_flip_test
     from keras_centernet.validation import check_image_size, check_writable_dir
 
     if args.image_size is not None:
         check_image_size(args.image_size, "--image_size")
     check_writable_dir(os.path.dirname(os.path.abspath(args.output)), "--output")
-    model = load_model(args.weights)
+    model = load_centernet(args.weights)
     set_flip_test(model, args.flip)
     export_saved_model(model, args.output, image_size=args.image_size)
     print(

@@ -1,0 +1,19 @@
+"""The saved model a command was given: a CenterNet, or one InputError line naming the flag."""
+
+
+def load_centernet(path, argument="--weights"):
+    """`keras_centernet.inference.load_model(path)`, checked to be a CenterNet; InputError names `argument`."""
+    from keras_centernet.inference import load_model
+    from keras_centernet.models.centernet import CenterNet
+    from keras_centernet.validation import InputError
+
+    try:
+        model = load_model(path)
+    except InputError as error:
+        raise InputError(f"{argument} {error}") from None
+    if not isinstance(model, CenterNet):
+        raise InputError(
+            f"{argument} {path}: holds a {type(model).__name__}, not a CenterNet (save one with keras-centernet "
+            "train or CenterNet.save)"
+        )
+    return model
