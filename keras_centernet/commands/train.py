@@ -3,26 +3,15 @@
 import argparse
 import sys
 
-
-def str2bool(value):
-    """argparse type for --flag, --flag=true/false/1/0/yes/no."""
-    if isinstance(value, bool):
-        return value
-    lowered = value.lower()
-    if lowered in ("1", "true", "yes", "y", "on"):
-        return True
-    if lowered in ("0", "false", "no", "n", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {value!r}")
-
-
-def _bool_flag(parser, name, default, help_text):
-    parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default, metavar="BOOL", help=help_text)
+from keras_centernet.commands.flags import add_bool
 
 
 def add_arguments(parser):
     """The training flags (shared by `keras-centernet train` and examples/train_coco.py), one argument group per
-    `TrainConfig` record."""
+    `TrainConfig` record, after `--recipe NAME` (a named recipe's fields; flags given override them)."""
+    from keras_centernet.commands.recipes import add_recipe_argument
+
+    add_recipe_argument(parser)
     for add_group in (_data_group, _model_group, _schedule_group, _hardware_group, _report_group, _augmentation_group):
         add_group(parser)
     return parser
@@ -38,13 +27,20 @@ def _data_group(parser):
 
 def _model_group(parser):
     model = parser.add_argument_group("model")
-    model.add_argument("--backbone", default="resnet101", help="tiny|resnet18|resnet34|resnet50|resnet101")
+    model.add_argument(
+        "--backbone",
+        default="resnet101",
+        help="tiny|resnet18|resnet34|resnet50|resnet101, or keras_hub:PRESET (e.g. keras_hub:resnet_50_imagenet, "
+        "pretrained; needs the keras-hub extra) or the path of a keras-hub preset folder",
+    )
     model.add_argument("--neck", default="fpn", choices=("fpn", "deconv"), help="fpn (default) or deconv (paper)")
     model.add_argument("--backbone_weights", default=None, help="'imagenet' or a keras.applications weights file")
     model.add_argument(
         "--fine_tune_ckpt",
         default=None,
-        help="a .keras or .weights.h5 to start from: loads what matches by name and shape, prints what it skipped",
+        help="a CenterNet .keras (any input size) or .weights.h5, or a keras-hub preset (keras_hub:PRESET or its "
+        "folder: backbone weights) to start from: loads what matches by name and shape, prints N of M loaded and "
+        "what it skipped",
     )
 
 
@@ -82,19 +78,19 @@ def _schedule_group(parser):
 
 def _hardware_group(parser):
     hardware = parser.add_argument_group("hardware and scale")
-    _bool_flag(hardware, "--use_amp", False, "mixed precision (float16 with loss scaling on GPUs, else bfloat16)")
+    add_bool(hardware, "--use_amp", False, "mixed precision (float16 with loss scaling on GPUs, else bfloat16)")
     hardware.add_argument("--amp_dtype", default="auto", choices=("auto", "float16", "bfloat16"))
-    _bool_flag(hardware, "--use_horovod", False, "Horovod data parallelism (start with horovodrun -np N)")
-    _bool_flag(hardware, "--fp16_allreduce", False, "send Horovod gradients as float16")
-    _bool_flag(hardware, "--use_gpu", True, "use accelerators when present (false: CPU only)")
-    _bool_flag(hardware, "--use_xla", False, "compile the train step with XLA (not with Horovod)")
+    add_bool(hardware, "--use_horovod", False, "Horovod data parallelism (start with horovodrun -np N)")
+    add_bool(hardware, "--fp16_allreduce", False, "send Horovod gradients as float16")
+    add_bool(hardware, "--use_gpu", True, "use accelerators when present (false: CPU only)")
+    add_bool(hardware, "--use_xla", False, "compile the train step with XLA (not with Horovod)")
 
 
 def _report_group(parser):
     report = parser.add_argument_group("reports")
-    _bool_flag(report, "--use_performance", False, "write model_dir/summary/summary.json (throughput, e2e time)")
+    add_bool(report, "--use_performance", False, "write model_dir/summary/summary.json (throughput, e2e time)")
     report.add_argument("--performance_warmup_steps", type=int, default=10, help="steps left out of throughput")
-    _bool_flag(report, "--use_profiler", False, "profile steps --profile_batch into model_dir/logs/profile")
+    add_bool(report, "--use_profiler", False, "profile steps --profile_batch into model_dir/logs/profile")
     report.add_argument("--profile_batch", default="10,20", help="first,last step to profile (10,20)")
     report.add_argument("--eval_every", type=int, default=0, help="COCO mAP on the val split every N epochs (0: off)")
     report.add_argument("--verbose", type=int, default=1, help="0: quiet, 1: per-epoch lines")
@@ -108,10 +104,32 @@ def _augmentation_group(parser):
     )  # fmt: skip
     augmentation.add_argument("--flip_probability", type=float, default=0.5, help="horizontal flip chance (0.5)")
     augmentation.add_argument("--color_jitter", type=float, default=0.4, help="brightness/contrast/saturation (0.4)")
-    _bool_flag(augmentation, "--pca_lighting", False, "AlexNet-style PCA lighting noise (false)")
+    add_bool(augmentation, "--pca_lighting", False, "AlexNet-style PCA lighting noise")
     augmentation.add_argument(
         "--min_box_size", type=float, default=2.0, help="boxes narrower or shorter than this many pixels are dropped"
     )
+    _od_api_augmentation_flags(augmentation)
+
+
+def _od_api_augmentation_flags(augmentation):
+    """The TF OD API's ops (AugmentationConfig; off by default, the od_api_r101_fpn_512 recipe turns them on)."""
+    add = augmentation.add_argument
+    add("--crop", default="scale", choices=("scale", "object"),
+        help="scale: the paper's random scale + square crop (default); object: the OD API's random_crop_image, "
+        "random_absolute_pad_image, then the letterbox to --image_size")
+    add("--crop_min_object_covered", type=float, default=1.0, help="object crop: fraction of one box covered (1)")
+    add("--crop_aspect_range", type=float_pair, default=(0.75, 1.33), metavar="MIN,MAX",
+        help="object crop: window width / height (0.75,1.33)")
+    add("--crop_area_range", type=float_pair, default=(0.1, 1.0), metavar="MIN,MAX",
+        help="object crop: window area / image area (0.1,1)")
+    add("--crop_overlap_thresh", type=float, default=0.3, help="object crop: boxes less inside are dropped (0.3)")
+    add("--crop_keep_probability", type=float, default=0.0, help="object crop: chance of no crop (random_coef, 0)")
+    add("--max_pad", type=int, default=0, help="object crop: random black pad of up to this many px per axis (0)")
+    add("--hue_delta", type=float, default=0.0, help="OD API hue shift, fraction of a turn (0: off)")
+    add("--contrast_range", type=float_pair, default=(1.0, 1.0), metavar="MIN,MAX", help="OD API contrast (1,1: off)")
+    add("--saturation_range", type=float_pair, default=(1.0, 1.0), metavar="MIN,MAX",
+        help="OD API saturation factor (1,1: off)")
+    add("--brightness_delta", type=float, default=0.0, help="OD API brightness shift on 0..1 pixels (0: off)")
 
 
 def float_pair(value):

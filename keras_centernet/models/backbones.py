@@ -10,6 +10,10 @@ Every backbone normalizes its input inside (first layer), so the detector takes 
   their "caffe" preprocessing (RGB -> BGR, ImageNet mean subtraction); features are the outputs of
   ``conv2_block3_out``, ``conv3_block4_out``, ``conv4_block6_out`` (``conv4_block23_out``) and
   ``conv5_block3_out``, as in the TF Object Detection API's CenterNet ResNet v1 FPN.
+- ``keras_hub:PRESET`` (or the path of a local keras-hub preset folder): a pretrained keras-hub backbone
+  (``resnet_18_imagenet``, ``resnet_50_imagenet``, ...) with its preset's weights and input normalization,
+  features its ``pyramid_outputs`` P2..P5 (see :mod:`keras_centernet.models.keras_hub_backbone`; needs the
+  ``keras-hub`` extra).
 
 Every layer has a stable, descriptive name (e.g. ``resnet18_conv2_block1_conv1``), so checkpoints can be
 matched by name and shape.
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import keras
 from keras import layers, ops
+
+from keras_centernet.models.keras_hub_backbone import build_keras_hub_backbone, is_keras_hub_name
 
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
@@ -100,16 +106,18 @@ def build_backbone(name, weights=None):
     """Builds a named backbone.
 
     Args:
-      name: one of :data:`BACKBONES`.
-      weights: ``None`` (random init); for ``resnet50``/``resnet101`` also ``"imagenet"`` (downloads, needs
-        network) or the path to a ``.h5`` / ``.weights.h5`` file of the matching ``keras.applications`` model
-        with ``include_top=False``. Other backbones accept a path to a ``.weights.h5`` file of the same
-        backbone (as saved by ``model.save_weights``).
+      name: one of :data:`BACKBONES`, or ``"keras_hub:PRESET"`` / a keras-hub preset folder (its weights).
+      weights: ``None`` (random init; a keras-hub preset's own weights); for ``resnet50``/``resnet101`` also
+        ``"imagenet"`` (downloads, needs network) or the path to a ``.h5`` / ``.weights.h5`` file of the matching
+        ``keras.applications`` model with ``include_top=False``. Other backbones accept a path to a
+        ``.weights.h5`` file of the same backbone (as saved by ``model.save_weights``).
 
     Returns:
       A ``keras.Model`` taking images [B, H, W, 3] float in 0..255 and returning the list
       [C2, C3, C4, C5] of feature maps [B, H/4, W/4, c2] ... [B, H/32, W/32, c5].
     """
+    if is_keras_hub_name(name):
+        return _build_keras_hub(name, weights)
     _check_name(name)
     if name in _APPLICATION_FEATURE_LAYERS:
         return _build_application_resnet(name, weights)
@@ -135,10 +143,11 @@ def backbone_from_model(model, layer_names=None, normalization=None, name=None):
       model: a built functional ``keras.Model`` taking one image input [B, H, W, 3], e.g. a keras-cv /
         keras-hub backbone built with explicit arguments.
       layer_names: names of the 4 layers whose outputs are C2..C5 (strides 4, 8, 16, 32). ``None`` uses
-        ``model.pyramid_level_inputs["P2".."P5"]`` when the model has it (keras-cv backbones), else the
+        ``model.pyramid_outputs["P2".."P5"]`` (keras-hub) or ``model.pyramid_level_inputs`` (keras-cv), else the
         model's own outputs (which must be a list of 4).
       normalization: ``None`` (the model normalizes its input itself, or expects 0..255), ``"torch"``
-        (``(x / 255 - mean) / std``) or ``"caffe"`` (BGR, mean subtraction), added as the first layer.
+        (``(x / 255 - mean) / std``), ``"caffe"`` (BGR, mean subtraction) or an :class:`ImageNormalization`
+        layer, added as the first layer.
       name: name of the returned model (default ``"<model.name>_backbone"``).
 
     Returns:
@@ -147,17 +156,7 @@ def backbone_from_model(model, layer_names=None, normalization=None, name=None):
     if not isinstance(model, keras.Model):
         raise TypeError(f"backbone_from_model: model must be a keras.Model, got {type(model).__name__}")
     if layer_names is None:
-        pyramid = getattr(model, "pyramid_level_inputs", None)
-        if pyramid:
-            missing = [level for level in ("P2", "P3", "P4", "P5") if level not in pyramid]
-            if missing:
-                raise ValueError(
-                    f"backbone_from_model: {model.name}.pyramid_level_inputs lacks {missing} "
-                    f"(has {sorted(pyramid)}); pass layer_names"
-                )
-            layer_names = [pyramid[level] for level in ("P2", "P3", "P4", "P5")]
-    if layer_names is None:
-        outputs = model.outputs
+        outputs = _pyramid_outputs(model)
     else:
         layer_names = list(layer_names)
         outputs = []
@@ -177,17 +176,55 @@ def backbone_from_model(model, layer_names=None, normalization=None, name=None):
     if normalization is None:
         return keras.Model(model.inputs[0], outputs, name=name)
     normalizers = {"torch": torch_normalization, "caffe": caffe_normalization}
-    if normalization not in normalizers:
-        raise ValueError(f"backbone_from_model: normalization must be None, 'torch' or 'caffe', got {normalization!r}")
+    if isinstance(normalization, ImageNormalization):
+        normalizer = normalization
+    elif normalization in normalizers:
+        normalizer = normalizers[normalization](f"{name}_normalization")
+    else:
+        raise ValueError(
+            f"backbone_from_model: normalization must be None, 'torch', 'caffe' or an ImageNormalization, "
+            f"got {normalization!r}"
+        )
     features = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")
     images = keras.Input(shape=model.inputs[0].shape[1:], name="images")
-    x = normalizers[normalization](f"{name}_normalization")(images)
-    return keras.Model(images, features(x), name=name)
+    return keras.Model(images, features(normalizer(images)), name=name)
+
+
+def _pyramid_outputs(model):
+    """C2..C5 of a model: keras-hub's ``pyramid_outputs`` (tensors) or keras-cv's ``pyramid_level_inputs``
+    (layer names) "P2".."P5", else the model's own outputs."""
+    levels = ("P2", "P3", "P4", "P5")
+    for attribute in ("pyramid_outputs", "pyramid_level_inputs"):
+        pyramid = getattr(model, attribute, None)
+        if not pyramid:
+            continue
+        missing = [level for level in levels if level not in pyramid]
+        if missing:
+            raise ValueError(
+                f"backbone_from_model: {model.name}.{attribute} lacks {missing} (has {sorted(pyramid)}); "
+                f"pass layer_names"
+            )
+        if attribute == "pyramid_outputs":
+            return [pyramid[level] for level in levels]
+        return [model.get_layer(pyramid[level]).output for level in levels]
+    return model.outputs
 
 
 def _check_name(name):
     if name not in BACKBONES:
-        raise ValueError(f"Unknown backbone {name!r}; known backbones: {', '.join(BACKBONES)}")
+        raise ValueError(
+            f"Unknown backbone {name!r}; known backbones: {', '.join(BACKBONES)}, or keras_hub:PRESET "
+            f"(e.g. keras_hub:resnet_50_imagenet) or a keras-hub preset folder"
+        )
+
+
+def _build_keras_hub(name, weights):
+    if weights is not None:
+        raise ValueError(
+            f"build_backbone({name!r}): a keras-hub backbone takes its preset's weights; weights must be None, "
+            f"got {weights!r} (fine-tune other weights with --fine_tune_ckpt)"
+        )
+    return build_keras_hub_backbone(name)
 
 
 def _check_weights_file(weights, name):

@@ -42,9 +42,7 @@ def build_train_data(config, runtime):
         layout.record_file_pattern(data.data_dir, "train"), training=True,
         batch_size=runtime.process_batch_size(config.schedule.batch_size), image_size=data.image_size,
         max_boxes=data.max_boxes, shard=runtime.shard, seed=config.schedule.seed, repeat=True,
-        scale_range=augmentation.scale_range, flip_probability=augmentation.flip_probability,
-        color_jitter=augmentation.color_jitter, pca_lighting=augmentation.pca_lighting,
-        min_box_size=augmentation.min_box_size,
+        **augmentation.to_dict(),
     )  # fmt: skip
 
 
@@ -52,14 +50,19 @@ def build_model(config, runtime, class_map, plan, say):
     """The CenterNet, fine-tune weights loaded, compiled with Adam on the plan's schedule (call inside
     `runtime.scope()`); Horovod runs get the gradient reducer."""
     from keras_centernet.horovod import HorovodGradientReducer, horovod_jit_compile
+    from keras_centernet.models.backbones import build_backbone
     from keras_centernet.models.centernet import CenterNet
+    from keras_centernet.models.keras_hub_backbone import is_keras_hub_name
     from keras_centernet.models.weights import load_matching_weights
     from keras_centernet.schedules import make_learning_rate_schedule
 
     model_config, schedule, hardware = config.model, config.schedule, config.hardware
     class_ids, class_names = class_map
+    backbone = model_config.backbone
+    if is_keras_hub_name(backbone):  # built here, so saved models hold the backbone itself, not the preset's name
+        backbone = build_backbone(backbone, weights=model_config.backbone_weights)
     model = CenterNet(
-        len(class_ids), backbone=model_config.backbone, neck=model_config.neck,
+        len(class_ids), backbone=backbone, neck=model_config.neck,
         backbone_weights=model_config.backbone_weights, class_ids=class_ids, class_names=class_names,
         image_size=config.data.image_size,
     )  # fmt: skip
