@@ -175,14 +175,24 @@ class Detector:
             results.extend(self._detect_batch(batch))
         return results
 
+    def _predict_xyxy(self, inputs):
+        """The model's detections for `inputs` [batch, size, size, 3] as numpy, boxes xyxy input pixels whatever
+        the model's `bounding_box_format`."""
+        outputs = {key: np.asarray(value) for key, value in self.model.predict_on_batch(inputs).items()}
+        if getattr(self.model, "bounding_box_format", "xyxy") != "xyxy":
+            import keras
+
+            boxes = self.model.boxes_to_xyxy(outputs["boxes"], inputs.shape[1:3])
+            outputs["boxes"] = np.asarray(keras.ops.convert_to_numpy(boxes))
+        return outputs
+
     def _detect_batch(self, images):
         inputs = np.zeros((self.batch_size, self.image_size, self.image_size, 3), np.float32)
         scales = []
         for i, image in enumerate(images):
             inputs[i], scale = self.preprocessor.letterbox_image(image)
             scales.append(scale)
-        outputs = self.model.predict_on_batch(inputs)
-        outputs = {key: np.asarray(value) for key, value in outputs.items()}
+        outputs = self._predict_xyxy(inputs)
         results = []
         for i, image in enumerate(images):
             height, width = image.shape[:2]

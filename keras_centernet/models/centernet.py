@@ -10,9 +10,14 @@ from keras_centernet.losses.focal import PenaltyReducedFocalLoss
 from keras_centernet.losses.regression import MaskedL1Loss
 from keras_centernet.models.backbones import build_backbone
 from keras_centernet.models.necks import build_neck
-from keras_centernet.validation import InputError, check_image_size
+from keras_centernet.validation import InputError, check_image_size, check_positive
 
 OUTPUT_STRIDE = 4
+# The formats Keras core's keras.utils.bounding_boxes.convert_format takes (keras-hub's detectors use the same names);
+# "rel_" forms are fractions of the input image's height and width.
+BOUNDING_BOX_FORMATS = (
+    "xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw", "rel_xyxy", "rel_yxyx", "rel_xywh", "rel_center_xywh"
+)  # fmt: skip
 
 
 def _unscale_for_logging(value):
@@ -59,6 +64,45 @@ def _gather_at(feature_map, indices):
     return ops.take_along_axis(flat, ops.expand_dims(indices, -1), axis=1)
 
 
+def _class_map(num_classes, class_ids, class_names):
+    """(class_ids, class_names) with their defaults (1..num_classes and "class_<i>"); ValueError unless both
+    have num_classes entries."""
+    class_ids = list(range(1, num_classes + 1)) if class_ids is None else [int(i) for i in class_ids]
+    class_names = [f"class_{i}" for i in range(num_classes)] if class_names is None else list(class_names)
+    if len(class_ids) != num_classes or len(class_names) != num_classes:
+        raise ValueError(
+            f"class_ids ({len(class_ids)}) and class_names ({len(class_names)}) must have num_classes "
+            f"({num_classes}) entries"
+        )
+    return class_ids, class_names
+
+
+def check_bounding_box_format(value):
+    """`value` when it is one of `BOUNDING_BOX_FORMATS`, else InputError naming bounding_box_format."""
+    if value not in BOUNDING_BOX_FORMATS:
+        raise InputError(f"bounding_box_format must be one of {', '.join(BOUNDING_BOX_FORMATS)}; got {value!r}")
+    return value
+
+
+def convert_boxes(boxes, source, target, image_shape):
+    """Boxes [..., 4] from format `source` to `target` (see `BOUNDING_BOX_FORMATS`) for images of `image_shape`
+    (height, width) in pixels, with Keras core's converter; unchanged (float32) when the formats are equal."""
+    boxes = ops.cast(boxes, "float32")
+    if source == target:
+        return boxes
+    height, width = image_shape
+    return keras.utils.bounding_boxes.convert_format(boxes, source, target, height=height, width=width)
+
+
+def _head_outputs(features, num_classes, head_channels):
+    """The stride-4 neck features -> {"heatmap", "size", "offset"} outputs of three `CenterNetHead`s."""
+    return {
+        "heatmap": CenterNetHead(num_classes, head_channels, HEATMAP_BIAS, name="heatmap_head")(features),
+        "size": CenterNetHead(2, head_channels, 0.0, name="size_head")(features),
+        "offset": CenterNetHead(2, head_channels, 0.0, name="offset_head")(features),
+    }
+
+
 def _backbone_model(backbone, weights):
     """A backbone name (see `models.backbones.BACKBONES`, built with `weights`) or a keras.Model -> the keras.Model."""
     if isinstance(backbone, str):
@@ -75,16 +119,22 @@ class CenterNet(keras.Model):
     Inputs: images float [batch, height, width, 3] in 0..255 (height and width multiples of 32); the backbone
     normalizes inside. `call` returns {"heatmap": logits [batch, h, w, num_classes], "size": [batch, h, w, 2],
     "offset": [batch, h, w, 2]} with h, w = height / 4, width / 4, float32 under any precision policy.
-    `fit` takes (images, {"boxes": [batch, max_boxes, 4] xyxy input pixels, "labels": [batch, max_boxes]}) padded
-    with -1; targets are encoded on the device inside `compute_loss`. `predict` returns decoded detections
-    {"boxes", "scores", "labels", "num_detections"} (see `CenterNetDecoder`).
+    `fit` takes (images, {"boxes": [batch, max_boxes, 4] in `bounding_box_format`, "labels": [batch, max_boxes]})
+    padded with -1 labels; targets are encoded on the device inside `compute_loss`. `predict` returns decoded
+    detections {"boxes" in `bounding_box_format`, "scores", "labels", "num_detections"} (see `CenterNetDecoder`),
+    padded rows' boxes -1.
 
     Args:
         num_classes: number of (contiguous) classes.
         backbone: a name from `models.backbones.BACKBONES` ("tiny", "resnet18", "resnet34", "resnet50", "resnet101")
             or a keras.Model from `backbone_from_model` (images -> [C2, C3, C4, C5]).
         neck: "fpn" (TF OD API resnet_v1_fpn, top-down to stride 4) or "deconv" (the paper's 3 transposed convs).
-        head_channels: channels of each head's 3x3 conv.
+        head_channels: channels of each head's 3x3 conv (64: the paper's ResNet heads; the OD API uses 256).
+        bounding_box_format: format of the boxes `fit` takes and `predict` returns, one of `BOUNDING_BOX_FORMATS`
+            ("xyxy" input pixels by default; "rel_" forms are fractions of the input height and width). Inside,
+            boxes are xyxy input pixels; the model converts at its boundary with keras.utils.bounding_boxes.
+        box_loss_normalization: "coordinates" (size and offset L1 divided by 2 x boxes, as the paper's code) or
+            "boxes" (divided by the boxes, as the OD API: twice the weight). See `losses.MaskedL1Loss`.
         backbone_weights: None, "imagenet" or a weights file for the backbone; used at construction only (the
             weights then live in the model's own checkpoints, so it is not part of `get_config`).
         max_detections, score_threshold: decoder settings for `predict`.
@@ -111,35 +161,29 @@ class CenterNet(keras.Model):
         class_ids=None,
         class_names=None,
         image_size=None,
+        bounding_box_format="xyxy",
+        box_loss_normalization="coordinates",
         name="centernet",
         **kwargs,
     ):
         num_classes = int(num_classes)
-        class_ids = list(range(1, num_classes + 1)) if class_ids is None else [int(i) for i in class_ids]
-        class_names = [f"class_{i}" for i in range(num_classes)] if class_names is None else list(class_names)
-        if len(class_ids) != num_classes or len(class_names) != num_classes:
-            raise ValueError(
-                f"class_ids ({len(class_ids)}) and class_names ({len(class_names)}) must have num_classes "
-                f"({num_classes}) entries"
-            )
+        class_ids, class_names = _class_map(num_classes, class_ids, class_names)
+        head_channels = check_positive(head_channels, "head_channels")
+        bounding_box_format = check_bounding_box_format(bounding_box_format)
+        regression_loss = MaskedL1Loss(normalization=box_loss_normalization)
         backbone_model = _backbone_model(backbone, backbone_weights)
-
         images = keras.Input(shape=(None, None, 3), name="images")
         features = backbone_model(images)
-        neck_layer = build_neck(neck, name="neck")
-        x = neck_layer(features)
-        outputs = {
-            "heatmap": CenterNetHead(num_classes, head_channels, HEATMAP_BIAS, name="heatmap_head")(x),
-            "size": CenterNetHead(2, head_channels, 0.0, name="size_head")(x),
-            "offset": CenterNetHead(2, head_channels, 0.0, name="offset_head")(x),
-        }
+        features = build_neck(neck, name="neck")(features)
+        outputs = _head_outputs(features, num_classes, head_channels)
         super().__init__(inputs=images, outputs=outputs, name=name, **kwargs)
 
         self.num_classes = num_classes
         self.backbone_name = backbone if isinstance(backbone, str) else None
         self.backbone_model = backbone_model
         self.neck_name = neck
-        self.head_channels = int(head_channels)
+        self.head_channels = head_channels
+        self.bounding_box_format = bounding_box_format
         self.flip_test = bool(flip_test)
         self.class_ids = class_ids
         self.class_names = class_names
@@ -149,8 +193,13 @@ class CenterNet(keras.Model):
             num_classes, stride=OUTPUT_STRIDE, min_overlap=min_overlap, radius_variant=radius_variant
         )
         self.decoder = CenterNetDecoder(max_detections, score_threshold, stride=OUTPUT_STRIDE)
+        self._init_training_state(regression_loss)
+
+    def _init_training_state(self, regression_loss):
+        """The loss objects and their trackers, default loss weights (`compile` sets them), the gradient reducer
+        slot and the traced image sizes."""
         self.heatmap_loss = PenaltyReducedFocalLoss()
-        self.regression_loss = MaskedL1Loss()
+        self.regression_loss = regression_loss
         self.heatmap_loss_tracker = keras.metrics.Mean(name="heatmap_loss")
         self.size_loss_tracker = keras.metrics.Mean(name="size_loss")
         self.offset_loss_tracker = keras.metrics.Mean(name="offset_loss")
@@ -241,14 +290,16 @@ class CenterNet(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def encode_targets(self, y, output_shape):
-        """{"boxes", "labels"} -> encoder targets for an output grid `output_shape` = (h, w)."""
+        """{"boxes" in `bounding_box_format`, "labels"} -> encoder targets for an output grid `output_shape` = (h, w)
+        (boxes converted to xyxy input pixels of (h, w) x stride)."""
         if output_shape[0] is None or output_shape[1] is None:
             raise ValueError(
                 "CenterNet training needs a static image size: batch images to a fixed height and width "
                 "(build_dataset does this)."
             )
         image_shape = (output_shape[0] * self.stride, output_shape[1] * self.stride)
-        return self.encoder(y["boxes"], y["labels"], image_shape=image_shape)
+        boxes = convert_boxes(y["boxes"], self.bounding_box_format, "xyxy", image_shape)
+        return self.encoder(boxes, y["labels"], image_shape=image_shape)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Weighted sum of the focal heatmap loss and the masked L1 size and offset losses.
@@ -302,14 +353,30 @@ class CenterNet(keras.Model):
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def decode(self, outputs, mirrored_outputs=None):
-        """Raw head outputs -> detections dict; with the outputs of the mirrored images, flip-test averaging
-        (mean of the sigmoid heatmaps and of the sizes, offsets from the original image, as the paper)."""
+        """Raw head outputs -> detections dict, boxes in `bounding_box_format`; with the outputs of the mirrored
+        images, flip-test averaging (mean of the sigmoid heatmaps and of the sizes, offsets from the original
+        image, as the paper)."""
         if mirrored_outputs is None:
-            return self.decoder(outputs)
+            return self._detections_in_format(self.decoder(outputs), outputs["heatmap"].shape[1:3])
         heatmap = ops.sigmoid(outputs["heatmap"]) + ops.flip(ops.sigmoid(mirrored_outputs["heatmap"]), axis=2)
         size = outputs["size"] + ops.flip(mirrored_outputs["size"], axis=2)
         averaged = {"heatmap": heatmap / 2.0, "size": size / 2.0, "offset": outputs["offset"]}
-        return self.decoder(averaged, from_logits=False)
+        return self._detections_in_format(self.decoder(averaged, from_logits=False), outputs["heatmap"].shape[1:3])
+
+    def _detections_in_format(self, detections, output_shape):
+        """The decoder's detections (boxes xyxy input pixels) with boxes in `bounding_box_format`; padded rows
+        (label -1) keep boxes -1."""
+        if self.bounding_box_format == "xyxy":
+            return detections
+        image_shape = (output_shape[0] * self.stride, output_shape[1] * self.stride)
+        boxes = convert_boxes(detections["boxes"], "xyxy", self.bounding_box_format, image_shape)
+        kept = ops.expand_dims(detections["labels"] >= 0, -1)
+        return {**detections, "boxes": ops.where(kept, boxes, -1.0)}
+
+    def boxes_to_xyxy(self, boxes, image_shape):
+        """Boxes [..., 4] in `bounding_box_format` (e.g. `predict`'s) -> xyxy input pixels for images of
+        `image_shape` (height, width); float32, the backend's tensors."""
+        return convert_boxes(boxes, self.bounding_box_format, "xyxy", image_shape)
 
     def predict_step(self, *args):
         """Forward pass (and its mirror with `flip_test`) then decoding. JAX calls it as predict_step(state, data)
@@ -346,6 +413,8 @@ class CenterNet(keras.Model):
             "class_ids": list(self.class_ids),
             "class_names": list(self.class_names),
             "image_size": self.image_size,
+            "bounding_box_format": self.bounding_box_format,
+            "box_loss_normalization": self.regression_loss.normalization,
         }
 
     @property
