@@ -69,7 +69,8 @@ def test_preset_features_equal_keras_hub_pyramid_on_its_converted_images(preset)
     for name in (f"keras_hub:{folder}", folder):
         backbone = build_backbone(name)
         features = backbone(images, training=False)
-        assert [tuple(f.shape) for f in features] == [(2, 64 // s, 64 // s, c) for s, c in zip((4, 8, 16, 32), CHANNELS)]
+        shapes = [(2, 64 // stride, 64 // stride, c) for stride, c in zip((4, 8, 16, 32), CHANNELS)]
+        assert [tuple(f.shape) for f in features] == shapes
         for ours, theirs in zip(features, expected):
             np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-4, atol=1e-4)
         normalization = backbone.get_layer("keras_hub_normalization")
@@ -91,8 +92,8 @@ def test_centernet_from_preset_trains_with_the_preset_weights(preset, synthetic_
         images[:12].astype("float32"), {"boxes": boxes[:12], "labels": labels[:12]}, batch_size=4, epochs=1, verbose=0
     )
     assert np.isfinite(history.history["loss"][-1])
-    changed = [path for path, value in _values(model.backbone_model).items() if not np.array_equal(value, expected[path])]
-    assert changed, "training did not update the preset backbone"
+    trained = _values(model.backbone_model)
+    assert any(not np.array_equal(trained[path], value) for path, value in expected.items()), "backbone not trained"
 
 
 def test_saved_model_round_trip_and_self_contained_backbone(preset, tmp_path):
