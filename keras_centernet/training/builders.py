@@ -82,14 +82,18 @@ def build_model(config, runtime, class_map, plan, say):
 
 def build_callbacks(config, runtime, plan, backup, initial_epoch):
     """The callback list, in this order: the non-finite guard (it raises before anything saves), Horovod's,
-    COCO eval, performance, the chief's writers, and the backup last, so a kill between the epoch's writes redoes
-    that epoch (history.json and checkpoints are rewritten) instead of skipping it."""
+    progress inside the epoch (with verbose; it clears its bar before the others print at the epoch's end), COCO
+    eval, performance, the chief's writers, and the backup last, so a kill between the epoch's writes redoes that
+    epoch (history.json and checkpoints are rewritten) instead of skipping it."""
     from keras_centernet.callbacks.horovod import horovod_callbacks
+    from keras_centernet.callbacks.progress import TrainingProgress
     from keras_centernet.distribution import chief_only
 
     reports = config.reports
     callbacks = [StopOnNonFinite(initial_epoch * plan.steps_per_epoch)]
     callbacks += list(horovod_callbacks()) if runtime.use_horovod else []
+    if reports.verbose:
+        callbacks.append(TrainingProgress(plan.global_batch, reports.log_every_steps, is_chief=runtime.is_chief))
     if reports.eval_every and reports.eval_every > 0:
         callbacks.append(_coco_eval_callback(config, runtime))
     if reports.use_performance:

@@ -95,7 +95,8 @@ class HardwareConfig(_Group):
 @dataclasses.dataclass(frozen=True)
 class ReportConfig(_Group):
     """summary.json (use_performance, performance_warmup_steps), profiler (use_profiler, profile_batch: first and
-    last 1-based step), COCO mAP every eval_every epochs (eval_batch_size; None: the training batch), verbose."""
+    last 1-based step), COCO mAP every eval_every epochs (eval_batch_size; None: the training batch), verbose,
+    log_every_steps: a progress line every N steps when stdout is not a terminal (0: none; a terminal gets a bar)."""
 
     use_profiler: bool = False
     profile_batch: tuple = (10, 20)
@@ -104,6 +105,7 @@ class ReportConfig(_Group):
     eval_every: int = 0
     eval_batch_size: int = None
     verbose: int = 1
+    log_every_steps: int = 100
 
 
 @dataclasses.dataclass(frozen=True)

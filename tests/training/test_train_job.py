@@ -71,9 +71,10 @@ def test_callbacks_keep_their_order(tmp_path):
     backup = CrashSafeBackup(str(tmp_path / "backup" / "rank_0"))
     callbacks = builders.build_callbacks(config, _Runtime(), plan, backup, initial_epoch=2)
     from keras_centernet.callbacks.performance import PerformanceCallback
+    from keras_centernet.callbacks.progress import TrainingProgress
 
     assert isinstance(callbacks[0], StopOnNonFinite) and callbacks[0].initial_step == 10  # 2 epochs x 5 steps
-    assert isinstance(callbacks[1], PerformanceCallback)
-    assert isinstance(callbacks[2], EpochCheckpoint) and isinstance(callbacks[3], HistoryFile)
+    assert isinstance(callbacks[1], TrainingProgress) and isinstance(callbacks[2], PerformanceCallback)
+    assert isinstance(callbacks[3], EpochCheckpoint) and isinstance(callbacks[4], HistoryFile)
     assert callbacks[-1] is backup
-    assert all(type(c).__name__ in ("TensorBoard", "ProfilerCallback") for c in callbacks[4:-1])
+    assert all(type(c).__name__ in ("TensorBoard", "ProfilerCallback") for c in callbacks[5:-1])
