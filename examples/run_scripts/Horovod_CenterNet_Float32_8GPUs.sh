@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CenterNet ResNet-101 v1 + FPN, 512x512, COCO 2017, float32, 8 devices on one host (Horovod).
-# Recipe: 140,000 steps (140 epochs of 1000), batch 8 per device (64 global), Adam 1e-3 stated for global batch 64
+# Recipe seed_r101_fpn_512 (--recipe; `keras-centernet recipes` lists them): 140,000 steps (140 epochs of 1000),
+# batch 8 per device (64 global), Adam 1e-3 stated for global batch 64
 # (--lr_reference_batch 64; other device counts scale it by their global batch / 64) dropping x0.1 at steps 90000
 # and 120000, 1000 warm-up steps, COCO mAP on the val split every 10 epochs.
 # Works with any 8 devices TensorFlow sees (GPUs or pluggable devices).

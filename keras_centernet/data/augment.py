@@ -156,3 +156,81 @@ def pca_lighting(image, seed, std=0.1):
     alpha = tf.random.stateless_normal([3], seed, stddev=std)
     shift = tf.linalg.matvec(tf.constant(_EIGEN_VECTORS), alpha * tf.constant(_EIGEN_VALUES)) * 255.0
     return tf.clip_by_value(image + tf.cast(shift, image.dtype), 0.0, 255.0)
+
+
+# --- the TF Object Detection API's ops (research/object_detection/core/preprocessor.py), in pixels ---
+
+
+def _box_areas(boxes):
+    return tf.maximum(boxes[:, 2] - boxes[:, 0], 0.0) * tf.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
+
+
+def _sample_crop_window(image, boxes, seed, min_object_covered, aspect_range, area_range):
+    """(offset [2] y, x, size [2] h, w) int32 of a window covering >= ``min_object_covered`` of one box, with
+    aspect (w / h) and area fraction in the given ranges (tf.image.sample_distorted_bounding_box, 100 tries,
+    the whole image when none fits or there are no boxes)."""
+    height, width = _size(image)
+    normalized = tf.clip_by_value(tf.stack([boxes[:, 1] / height, boxes[:, 0] / width, boxes[:, 3] / height,
+                                            boxes[:, 2] / width], axis=1), 0.0, 1.0)  # fmt: skip
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        tf.shape(image), normalized[tf.newaxis], seed, min_object_covered=min_object_covered,
+        aspect_ratio_range=aspect_range, area_range=area_range, max_attempts=100, use_image_if_no_bounding_boxes=True,
+    )  # fmt: skip
+    return begin[:2], size[:2]
+
+
+def random_object_crop(image, boxes, labels, seed, min_object_covered=1.0, aspect_range=(0.75, 1.33),
+                       area_range=(0.1, 1.0), overlap_thresh=0.3, keep_probability=0.0):  # fmt: skip
+    """The OD API's ``random_crop_image``: a random window (see ``_sample_crop_window``) cut out of ``image``;
+    with ``keep_probability`` (its random_coef) the image is kept whole. Boxes with less than ``overlap_thresh``
+    of their area inside the window are dropped (with their labels), the rest moved into the window and clipped.
+
+    image [H, W, 3]; boxes float32 [N, 4] xyxy pixels; labels [N]. Returns (image [h, w, 3], boxes [M, 4] xyxy
+    pixels of the crop, labels [M]).
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    offset, size = _sample_crop_window(image, boxes, seeds[0], min_object_covered, aspect_range, area_range)
+    keep_whole = tf.random.stateless_uniform([], seeds[1]) < keep_probability
+    offset = tf.where(keep_whole, tf.zeros_like(offset), offset)
+    size = tf.where(keep_whole, tf.shape(image)[:2], size)
+    cropped = image[offset[0]:offset[0] + size[0], offset[1]:offset[1] + size[1]]
+    window = tf.cast(tf.stack([offset[1], offset[0], offset[1] + size[1], offset[0] + size[0]]), tf.float32)
+    inside = tf.concat([tf.maximum(boxes[:, :2], window[:2]), tf.minimum(boxes[:, 2:], window[2:])], axis=1)
+    overlap = _box_areas(inside) / tf.maximum(_box_areas(boxes), 1e-12)
+    keep = tf.logical_and(overlap >= overlap_thresh, _box_areas(inside) > 0.0)
+    moved = transform_boxes(tf.boolean_mask(boxes, keep), tf.cast(offset, tf.float32), 1.0)
+    return cropped, clip_boxes(moved, size[0], size[1]), tf.boolean_mask(labels, keep)
+
+
+def random_absolute_pad(image, boxes, seed, max_pad):
+    """The OD API's ``random_absolute_pad_image`` with a black pad: the image grows by U{0..max_pad-1} rows and
+    columns (drawn apart) and sits at a random offset inside. Returns (image [H + dy, W + dx, 3], boxes moved)."""
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    pad = tf.random.stateless_uniform([2], seeds[0], 0, max(int(max_pad), 1), dtype=tf.int32)
+    # an integer in [0, pad) per axis (0 when pad is 0), as the OD API's _random_integer(0, pad)
+    before = tf.cast(tf.floor(tf.random.stateless_uniform([2], seeds[1]) * tf.cast(pad, tf.float32)), tf.int32)
+    padded = tf.pad(image, [[before[0], pad[0] - before[0]], [before[1], pad[1] - before[1]], [0, 0]])
+    padded = tf.ensure_shape(padded, [None, None, 3])
+    return padded, transform_boxes(boxes, -tf.cast(before, tf.float32), 1.0)
+
+
+def od_api_colour(image, seed, hue_delta=0.0, contrast_range=(1.0, 1.0), saturation_range=(1.0, 1.0),
+                  brightness_delta=0.0):  # fmt: skip
+    """The OD API's random_adjust_hue, _contrast, _saturation, _brightness in that order (the config's), each
+    clipped to the valid range as there: hue shift U(-hue_delta, hue_delta) of a turn, contrast and saturation
+    factors U(range), brightness + U(-delta, delta) on 0..1 pixels. Float ``[h, w, 3]`` 0..255 in and out."""
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    pixels = tf.cast(image, tf.float32) / 255.0
+    if hue_delta:
+        delta = tf.random.stateless_uniform([], seeds[0], -hue_delta, hue_delta)
+        pixels = tf.clip_by_value(tf.image.adjust_hue(pixels, delta), 0.0, 1.0)
+    if tuple(contrast_range) != (1.0, 1.0):
+        factor = tf.random.stateless_uniform([], seeds[1], contrast_range[0], contrast_range[1])
+        pixels = tf.clip_by_value(tf.image.adjust_contrast(pixels, factor), 0.0, 1.0)
+    if tuple(saturation_range) != (1.0, 1.0):
+        factor = tf.random.stateless_uniform([], seeds[2], saturation_range[0], saturation_range[1])
+        pixels = tf.clip_by_value(tf.image.adjust_saturation(pixels, factor), 0.0, 1.0)
+    if brightness_delta:
+        delta = tf.random.stateless_uniform([], seeds[3], -brightness_delta, brightness_delta)
+        pixels = tf.clip_by_value(pixels + delta, 0.0, 1.0)
+    return pixels * 255.0

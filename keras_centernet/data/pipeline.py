@@ -200,15 +200,24 @@ def decode(dataset, *, cycle_length, num_parallel_calls, deterministic):
     return dataset.scan(tf.constant(0, tf.int64), _count_nonfinite)
 
 
-def _colour(seeds, color_jitter, pca_lighting):
-    """Per-pixel colour augmentation for ``augment.scale_crop``'s ``pixel_fn`` (None when both are off)."""
-    if not color_jitter and not pca_lighting:
+def _colour(seeds, options):
+    """Per-pixel colour augmentation of ``options`` (an AugmentationConfig) for ``augment.scale_crop``'s
+    ``pixel_fn`` or the object crop: the paper's jitter, the OD API's ops, PCA lighting; None when all are off."""
+    od_api = {"hue_delta": options.hue_delta, "contrast_range": options.contrast_range,
+              "saturation_range": options.saturation_range, "brightness_delta": options.brightness_delta}
+    unit = (1.0, 1.0)  # a (min, max) factor range that changes nothing
+    od_api_on = bool(options.hue_delta or options.brightness_delta or options.contrast_range != unit
+                     or options.saturation_range != unit)  # fmt: skip
+    if not (options.color_jitter or options.pca_lighting or od_api_on):
         return None
 
     def colour(pixels):  # on the image pixels only, before the zero padding of the crop
-        if color_jitter:
-            pixels = augment.color_jitter(pixels, seeds[2], color_jitter, color_jitter, color_jitter)
-        if pca_lighting:
+        jitter = options.color_jitter
+        if jitter:
+            pixels = augment.color_jitter(pixels, seeds[2], jitter, jitter, jitter)
+        if od_api_on:
+            pixels = augment.od_api_colour(pixels, tf.random.experimental.stateless_fold_in(seeds[2], 1), **od_api)
+        if options.pca_lighting:
             pixels = augment.pca_lighting(pixels, seeds[3])
         return pixels
 
@@ -222,21 +231,45 @@ def drop_small_boxes(boxes, labels, image_size, min_box_size):
     return tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
 
 
-def augment_example(example, *, table, image_size, max_boxes, scale_range, flip_probability, color_jitter,
-                    pca_lighting, min_box_size):
-    """Training stage: flip, random scale + crop to ``image_size`` with colour jitter, small boxes dropped,
-    boxes padded. Returns (float32 [S, S, 3] 0..255, {"boxes" [max_boxes, 4], "labels" [max_boxes]})."""
+def scale_crop(image, boxes, labels, seed, *, options, letterbox, colour):
+    """The paper's geometry: random scale + square crop to the input size, colour on the visible pixels."""
+    image, boxes = augment.random_scale_crop(image, boxes, seed, letterbox.image_size, options.scale_range, colour)
+    return image, boxes, labels
+
+
+def object_crop(image, boxes, labels, seed, *, options, letterbox, colour):
+    """The OD API's geometry: random_crop_image, colour, random_absolute_pad_image, then the letterbox."""
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    image, boxes, labels = augment.random_object_crop(
+        image, boxes, labels, seeds[0], options.crop_min_object_covered, options.crop_aspect_range,
+        options.crop_area_range, options.crop_overlap_thresh, options.crop_keep_probability,
+    )  # fmt: skip
+    image = tf.cast(image, tf.float32) if colour is None else colour(tf.cast(image, tf.float32))
+    if options.max_pad:
+        image, boxes = augment.random_absolute_pad(image, boxes, seeds[1], options.max_pad)
+    image, scale = letterbox.letterbox_image_tf(image)
+    return image, letterbox.boxes_to_input(boxes, scale), labels
+
+
+GEOMETRY = {"scale": scale_crop, "object": object_crop}  # AugmentationConfig.crop -> the stage's geometry
+
+
+def augment_example(example, *, table, letterbox, max_boxes, options):
+    """Training stage: flip, the ``options.crop`` geometry to the input size with colour augmentation, small
+    boxes dropped, boxes padded (``options``: an AugmentationConfig). Returns (float32 [S, S, 3] 0..255,
+    {"boxes" [max_boxes, 4], "labels" [max_boxes]})."""
     seeds = tf.random.experimental.stateless_split(tf.stack([example["random"], tf.constant(0, tf.int64)]), 4)
     boxes, labels = _targets_in_pixels(example, table)
     image = example["image"]
-    if flip_probability:  # on the uint8 input: a quarter of the bytes of the float output
-        image, boxes = augment.random_flip(image, boxes, seeds[1], flip_probability)
-    colour = _colour(seeds, color_jitter, pca_lighting)
-    image, boxes = augment.random_scale_crop(image, boxes, seeds[0], image_size, scale_range, colour)
-    boxes, labels = drop_small_boxes(boxes, labels, image_size, min_box_size)
+    if options.flip_probability:  # on the uint8 input: a quarter of the bytes of the float output
+        image, boxes = augment.random_flip(image, boxes, seeds[1], options.flip_probability)
+    geometry = GEOMETRY[options.crop]
+    image, boxes, labels = geometry(image, boxes, labels, seeds[0], options=options, letterbox=letterbox,
+                                    colour=_colour(seeds, options))  # fmt: skip
+    size = letterbox.image_size
+    boxes, labels = drop_small_boxes(boxes, labels, size, options.min_box_size)
     boxes, labels = pad_boxes(boxes, labels, max_boxes, example["source_id"])
-    image = tf.ensure_shape(image, [image_size, image_size, 3])
-    return image, {"boxes": boxes, "labels": labels}
+    return tf.ensure_shape(image, [size, size, 3]), {"boxes": boxes, "labels": labels}
 
 
 def letterbox_example(example, *, table, letterbox, max_boxes):
@@ -250,6 +283,19 @@ def letterbox_example(example, *, table, letterbox, max_boxes):
     info = {"source_id": example["source_id"], "height": shape[0], "width": shape[1], "scale": scale}
     image = tf.ensure_shape(image, [letterbox.image_size, letterbox.image_size, 3])
     return image, {"boxes": boxes, "labels": labels, "image_info": info}
+
+
+def augmentation_options(keywords):
+    """``build_dataset``'s augmentation keywords -> an ``AugmentationConfig`` (TypeError naming an unknown one)."""
+    from keras_centernet.training.config import AugmentationConfig
+
+    try:
+        options = AugmentationConfig(**keywords)
+    except TypeError as error:
+        raise TypeError(f"build_dataset: {error} (augmentation keywords: AugmentationConfig's fields)") from None
+    if options.crop not in GEOMETRY:
+        raise ValueError(f"build_dataset: crop={options.crop!r}: expected one of {sorted(GEOMETRY)}")
+    return options
 
 
 def _check_sizes(batch_size, image_size, max_boxes):
@@ -271,23 +317,17 @@ def build_dataset(
     shuffle_buffer=1024,
     drop_remainder=None,
     repeat=False,
-    scale_range=(0.6, 1.3),
-    flip_probability=0.5,
-    color_jitter=0.4,
-    pca_lighting=False,
-    min_box_size=2.0,
     cycle_length=8,
     num_parallel_calls=AUTOTUNE,
+    **augmentation,
 ):
     """A ``tf.data.Dataset`` of batches from OD API TFRecords.
 
     Args:
         file_pattern: glob (or list of globs) of TFRecord shards, e.g. ``DIR/tfrecords/coco_train.record-*``.
-        training: True: shuffle, random scale (``scale_range`` of the longer side) + crop to ``image_size``,
-            horizontal flip (``flip_probability``), colour jitter (brightness, contrast, saturation
-            ``color_jitter``; 0 disables), optional PCA lighting; boxes clipped to the crop and those
-            narrower or shorter than ``min_box_size`` px dropped. False: records in a fixed order, boxes
-            clipped to the image, letterbox to ``image_size`` (``preprocessing.Letterbox``), ``image_info`` kept.
+        training: True: shuffle and ``augment_example`` (the ``augmentation`` keywords); False: records in a
+            fixed order, boxes clipped to the image, letterbox to ``image_size`` (``preprocessing.Letterbox``),
+            ``image_info`` kept.
         batch_size: images per batch (per Horovod worker when sharded).
         image_size: side of the square model input (a multiple of 32).
         max_boxes: boxes per image after padding with -1 (more are truncated with a logged warning).
@@ -300,6 +340,10 @@ def build_dataset(
             Horovod workers in step).
         cycle_length: shards read at once (and records decoded at once, at least one per CPU).
         num_parallel_calls: parallelism of parse / augment / batch (default AUTOTUNE).
+        augmentation: training's augmentation, the fields of ``training.config.AugmentationConfig`` as keywords
+            (scale_range, flip_probability, color_jitter, pca_lighting, min_box_size, crop, crop_*, max_pad,
+            hue_delta, contrast_range, saturation_range, brightness_delta); unnamed ones take its defaults
+            (the paper's random scale + crop, flip, colour jitter 0.4); an unknown name raises TypeError.
 
     Returns batches ``(images float32 [B, S, S, 3] 0..255, {"boxes": float32 [B, max_boxes, 4] xyxy input
     pixels, "labels": int32 [B, max_boxes]})``; evaluation targets add ``"image_info": {"source_id" string
@@ -318,10 +362,8 @@ def build_dataset(
     dataset = with_randoms(dataset, training=training, seed=seed).map(parse, **parallel)
     dataset = decode(dataset, cycle_length=cycle_length, **parallel)
     if training:
-        augmentation = {"scale_range": scale_range, "flip_probability": flip_probability,
-                        "color_jitter": color_jitter, "pca_lighting": pca_lighting, "min_box_size": min_box_size}
-        stage = functools.partial(augment_example, table=table, image_size=image_size, max_boxes=max_boxes,
-                                  **augmentation)
+        stage = functools.partial(augment_example, table=table, letterbox=letterbox, max_boxes=max_boxes,
+                                  options=augmentation_options(augmentation))
     else:
         stage = functools.partial(letterbox_example, table=table, letterbox=letterbox, max_boxes=max_boxes)
     dataset = dataset.map(stage, **parallel)

@@ -38,17 +38,32 @@ def check_training_inputs(
     return num_records
 
 
+def _check_range(value, argument):
+    if len(value) != 2 or not 0 < value[0] <= value[1]:
+        raise InputError(f"{argument} takes MIN,MAX with 0 < MIN <= MAX, got {value!r}")
+
+
+def _check_interval(value, argument, low, high):
+    if not low <= value <= high:
+        raise InputError(f"{argument} must be in [{low:g}, {high:g}], got {value!r}")
+
+
 def check_augmentation(augmentation):
-    """The augmentation group's ranges: 0 < scale min <= max, probabilities in [0, 1], non-negative sizes."""
-    scale_range = augmentation.scale_range
-    if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
-        raise InputError(f"--scale_range takes MIN,MAX with 0 < MIN <= MAX, got {scale_range!r}")
-    if not 0 <= augmentation.flip_probability <= 1:
-        raise InputError(f"--flip_probability must be in [0, 1], got {augmentation.flip_probability!r}")
-    if augmentation.color_jitter < 0:
-        raise InputError(f"--color_jitter must be >= 0, got {augmentation.color_jitter!r}")
-    if augmentation.min_box_size < 0:
-        raise InputError(f"--min_box_size must be >= 0, got {augmentation.min_box_size!r}")
+    """The augmentation group's ranges: 0 < MIN <= MAX for factor ranges, probabilities and fractions in [0, 1],
+    non-negative sizes and deltas, crop "scale" or "object"."""
+    for name in ("scale_range", "crop_aspect_range", "crop_area_range", "contrast_range", "saturation_range"):
+        _check_range(getattr(augmentation, name), f"--{name}")
+    if augmentation.crop_area_range[1] > 1:
+        raise InputError(f"--crop_area_range MAX must be <= 1, got {augmentation.crop_area_range!r}")
+    for name in ("flip_probability", "crop_min_object_covered", "crop_overlap_thresh", "crop_keep_probability",
+                 "brightness_delta"):  # fmt: skip
+        _check_interval(getattr(augmentation, name), f"--{name}", 0.0, 1.0)
+    _check_interval(augmentation.hue_delta, "--hue_delta", 0.0, 0.5)
+    for name in ("color_jitter", "min_box_size", "max_pad"):
+        if getattr(augmentation, name) < 0:
+            raise InputError(f"--{name} must be >= 0, got {getattr(augmentation, name)!r}")
+    if augmentation.crop not in ("scale", "object"):
+        raise InputError(f"--crop must be scale or object, got {augmentation.crop!r}")
 
 
 def check_config(config):

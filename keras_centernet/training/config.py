@@ -6,7 +6,7 @@
       schedule      ScheduleConfig      batch, steps/epochs, learning rate rule, warm-up, seed
       hardware      HardwareConfig      precision, Horovod, accelerators, XLA
       reports       ReportConfig        performance summary, profiler, COCO evaluation, verbosity
-      augmentation  AugmentationConfig  random scale, flip, color jitter, PCA lighting, smallest box kept
+      augmentation  AugmentationConfig  crop (paper's scale or OD API's object crop + pad), flip, colour, lighting
 
 Every field has the name of its `train(...)` keyword and CLI flag, so `TrainConfig.from_keywords(data_dir,
 model_dir, batch_size=8)` is `train(data_dir, model_dir, batch_size=8)`. `to_dict()` is json (tuples as lists)
@@ -110,15 +110,34 @@ class ReportConfig(_Group):
 
 @dataclasses.dataclass(frozen=True)
 class AugmentationConfig(_Group):
-    """Training-time augmentation (keras_centernet.data.pipeline.build_dataset): scale_range (min, max) of the
-    random rescale of the longer side relative to image_size; flip_probability of a horizontal flip; color_jitter
-    strength (0: off); pca_lighting (AlexNet-style); min_box_size: boxes smaller than this (pixels) are dropped."""
+    """Training-time augmentation (keras_centernet.data.pipeline.build_dataset); the defaults are the paper's.
+
+    crop: "scale" (the paper: random rescale of the longer side by scale_range, square crop to image_size) or
+    "object" (the OD API: random_crop_image with the crop_* fields, random_absolute_pad_image of up to max_pad
+    px, then the letterbox to image_size). crop_min_object_covered: fraction of one box the window must cover;
+    crop_aspect_range: window width / height; crop_area_range: window area / image area; crop_overlap_thresh: boxes
+    with less of their area inside are dropped; crop_keep_probability: chance of no crop (the OD API's random_coef).
+    flip_probability of a horizontal flip; color_jitter: the paper's brightness/contrast/saturation strength (0:
+    off); the OD API's colour ops: hue_delta (turns), contrast_range and saturation_range (factors; (1, 1): off),
+    brightness_delta (on 0..1 pixels); pca_lighting (AlexNet-style); min_box_size: smaller boxes (px) are dropped.
+    """
 
     scale_range: tuple = (0.6, 1.3)
     flip_probability: float = 0.5
     color_jitter: float = 0.4
     pca_lighting: bool = False
     min_box_size: float = 2.0
+    crop: str = "scale"
+    crop_min_object_covered: float = 1.0
+    crop_aspect_range: tuple = (0.75, 1.33)
+    crop_area_range: tuple = (0.1, 1.0)
+    crop_overlap_thresh: float = 0.3
+    crop_keep_probability: float = 0.0
+    max_pad: int = 0
+    hue_delta: float = 0.0
+    contrast_range: tuple = (1.0, 1.0)
+    saturation_range: tuple = (1.0, 1.0)
+    brightness_delta: float = 0.0
 
 
 GROUPS = {
