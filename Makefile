@@ -15,7 +15,7 @@ DATA_PACKAGES := deepforest==2.1.0 imgaug==0.4.0
 $(BASE): setup.py requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -r requirements-test.txt
+	$(PY) -m pip install -q -r requirements-test.txt keras-hub==0.32.0  # keras-hub: the keras-hub extra's tested version
 	$(PY) -m pip install -q --no-deps $(DATA_PACKAGES)
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(BASE)

@@ -33,6 +33,8 @@ setup(
         # Horovod 0.28.1 must be built from its sdist without xla_mpi_ops.cc: use scripts/install_horovod.sh.
         "horovod": ["horovod==0.28.1"],
         "jax": ["jax[cpu]>=0.4.30"],
+        # Pretrained backbones (backbone="keras_hub:resnet_50_imagenet"); 0.32.0 is tested with keras 3.15.1, TF 2.21.
+        "keras-hub": ["keras-hub>=0.32,<0.33"],
         # TF >= 2.21 no longer installs TensorBoard: scalars and profiles of `train` need it.
         "tensorboard": ["tensorboard>=2.16"],
         "tests": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
