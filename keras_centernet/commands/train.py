@@ -36,6 +36,13 @@ def _model_group(parser):
     model.add_argument("--neck", default="fpn", choices=("fpn", "deconv"), help="fpn (default) or deconv (paper)")
     model.add_argument("--backbone_weights", default=None, help="'imagenet' or a keras.applications weights file")
     model.add_argument(
+        "--head_channels", type=int, default=64, help="channels of each head's 3x3 conv (64: paper; 256: OD API)"
+    )
+    model.add_argument(
+        "--box_loss_normalization", default="coordinates", choices=("coordinates", "boxes"),
+        help="size and offset L1 divided by 2 x boxes (coordinates: paper, default) or by boxes (boxes: OD API)",
+    )  # fmt: skip
+    model.add_argument(
         "--fine_tune_ckpt",
         default=None,
         help="a CenterNet .keras (any input size) or .weights.h5, or a keras-hub preset (keras_hub:PRESET or its "

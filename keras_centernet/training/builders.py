@@ -64,7 +64,8 @@ def build_model(config, runtime, class_map, plan, say):
     model = CenterNet(
         len(class_ids), backbone=backbone, neck=model_config.neck,
         backbone_weights=model_config.backbone_weights, class_ids=class_ids, class_names=class_names,
-        image_size=config.data.image_size,
+        image_size=config.data.image_size, head_channels=model_config.head_channels,
+        box_loss_normalization=model_config.box_loss_normalization,
     )  # fmt: skip
     if model_config.fine_tune_ckpt:
         load_matching_weights(model, model_config.fine_tune_ckpt, print_fn=say)

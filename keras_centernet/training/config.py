@@ -55,12 +55,15 @@ class DataConfig(_Group):
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_Group):
     """backbone name, neck ("fpn" or "deconv"), backbone_weights ("imagenet" or a file), fine_tune_ckpt (a
-    .keras or .weights.h5 loaded by name and shape)."""
+    .keras or .weights.h5 loaded by name and shape); head_channels of each head's 3x3 conv (64: paper, 256: OD
+    API); box_loss_normalization of the size and offset L1: "coordinates" (2 x boxes, paper) or "boxes" (OD API)."""
 
     backbone: str = "resnet101"
     neck: str = "fpn"
     backbone_weights: str = None
     fine_tune_ckpt: str = None
+    head_channels: int = 64
+    box_loss_normalization: str = "coordinates"
 
 
 @dataclasses.dataclass(frozen=True)
