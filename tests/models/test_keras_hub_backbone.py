@@ -148,3 +148,25 @@ def test_keras_hub_is_imported_only_when_asked_for():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_train_command_with_a_preset_backbone_saves_a_self_contained_model(preset, synthetic_records, tmp_path):
+    folder = str(tmp_path / "preset")
+    shutil.copytree(preset[0], folder)
+    model_dir = str(tmp_path / "run")
+    command = [
+        sys.executable, "-m", "keras_centernet.cli", "train", "--data_dir", synthetic_records, "--model_dir", model_dir,
+        "--backbone", f"keras_hub:{folder}", "--neck", "fpn", "--image_size", "64", "--batch_size", "4",
+        "--epochs", "1", "--steps_per_epoch", "2", "--seed", "0",
+    ]  # fmt: skip
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    shutil.rmtree(folder)  # the saved model needs neither the preset nor network
+    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+    assert model.backbone_model.get_layer("keras_hub_normalization").std[0] == pytest.approx(255 * 0.229)
+    trained, initial = _values(model.backbone_model)["conv1_conv/kernel"], _values(preset[1])["conv1_conv/kernel"]
+    assert np.isfinite(trained).all() and not np.array_equal(trained, initial)
+    detections = model.predict(np.full((1, 64, 64, 3), 128.0, "float32"), verbose=0)
+    assert np.isfinite(detections["scores"]).all()
