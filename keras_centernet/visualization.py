@@ -1,7 +1,8 @@
 """Pictures of detections and heatmaps (numpy + PIL): boxes with class names and scores, heatmap overlays.
 
-Everything drawn for a box stays inside its frame band (the box edge +- `line_width`) or its label tag (just
-above the box, or inside its top edge when there is no room above), so the rest of the image is unchanged.
+Everything drawn for a box stays inside its frame band (the box edge +- `line_width`) or its label tag, so the rest
+of the image is unchanged. Tags stay inside the image and never cover each other (`label_rectangles`); frames are
+drawn first, tags over them, so no frame crosses a tag's text.
 """
 
 import numpy as np
@@ -40,19 +41,68 @@ def default_line_width(height, width):
     return max(2, int(round(max(height, width) / 250)))
 
 
-def label_tag(box, text, font, image_height, line_width):
-    """Rectangle (x1, y1, x2, y2) of a box's label tag: above the box, or inside its top edge."""
-    left, top, right, bottom = font.getbbox(text)
-    tag_w, tag_h = right - left + 4, bottom - top + 4
-    x1, y1 = float(box[0]), float(box[1])
-    tag_y1 = y1 - tag_h if y1 - tag_h >= 0 else y1 + line_width
-    tag_y1 = min(tag_y1, max(image_height - tag_h, 0))  # boxes at the bottom edge keep their tag visible
-    return (x1, tag_y1, x1 + tag_w, tag_y1 + tag_h)
+def label_size(text, font):
+    """(width, height) in pixels of the tag holding `text` in `font`: the text's extent plus 2 px on each side."""
+    left, top, right, bottom = font.getbbox(text, anchor="lt")
+    return right - left + 4, bottom - top + 4
 
 
-def draw_detections(
-    image, boxes, scores=None, labels=None, class_names=None, line_width=None, font_size=None
-):
+def label_rectangles(boxes, sizes, image_shape, line_width=2):
+    """Where each box's label tag goes, placed in the boxes' order (the first box gets its preferred place).
+
+    A tag sits above its box, or inside its top edge when there is no room above; it moves left when it would pass
+    the right edge, and to the nearest free row (down on a tie) when it would overlap a tag already placed. A tag
+    larger than the image starts at its top-left corner; where no free row exists it keeps its preferred place.
+
+    Args:
+      boxes: [n, 4] xyxy in image pixels. sizes: [n, 2] tag (width, height) in pixels (`label_size`).
+      image_shape: (height, width, ...). line_width: the box frame's width (a tag inside the box clears it).
+    Returns:
+      int [n, 4] (x1, y1, x2, y2), x2 and y2 exclusive.
+    """
+    height, width = image_shape[:2]
+    placed = []
+    for box, (tag_w, tag_h) in zip(np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(sizes, int).reshape(-1, 2)):
+        top = int(np.floor(min(box[1], box[3])))
+        x = _clamp(int(np.floor(min(box[0], box[2]))), 0, width - tag_w)
+        y = _clamp(top - tag_h if top - tag_h >= 0 else top + line_width, 0, height - tag_h)
+        y = _free_row(x, y, tag_w, tag_h, placed, height)
+        placed.append((x, y, x + tag_w, y + tag_h))
+    return np.array(placed, int).reshape(-1, 4)
+
+
+def _clamp(value, low, high):
+    """`value` within [low, high]; `low` when the range is empty."""
+    return max(low, min(value, high))
+
+
+def _free_row(x, y, tag_w, tag_h, placed, height):
+    """The top row nearest `y` where a tag_w x tag_h tag at column `x` overlaps no rectangle of `placed` and stays
+    inside [0, height); `y` when there is none. The nearest free row is `y` itself, an image edge or a placed
+    rectangle's edge, so only those are tried."""
+    blockers = [r for r in placed if r[0] < x + tag_w and x < r[2]]
+    rows = {y, 0, height - tag_h} | {r[3] for r in blockers} | {r[1] - tag_h for r in blockers}
+    free = [
+        row
+        for row in rows
+        if 0 <= row <= height - tag_h and not any(r[1] < row + tag_h and row < r[3] for r in blockers)
+    ]
+    return min(free, key=lambda row: (abs(row - y), -row)) if free else y
+
+
+def _label_text(i, labels, scores, class_names):
+    """ "name score" of box i: the name from class_names (by label, or by box when labels is None)."""
+    label = int(labels[i]) if labels is not None else 0
+    if labels is not None and class_names is not None:
+        name = str(class_names[label])
+    elif class_names is not None:
+        name = str(class_names[i])
+    else:
+        name = str(label) if labels is not None else ""
+    return " ".join(t for t in (name, f"{float(scores[i]):.2f}" if scores is not None else "") if t)
+
+
+def draw_detections(image, boxes, scores=None, labels=None, class_names=None, line_width=None, font_size=None):
     """Draw boxes with "name score" tags on a copy of `image`.
 
     Args:
@@ -69,37 +119,32 @@ def draw_detections(
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image must be [height, width, 3], got shape {image.shape}")
-    height, width = image.shape[:2]
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    line_width = line_width or default_line_width(height, width)
+    line_width = line_width or default_line_width(*image.shape[:2])
     font = _font(font_size or max(10, line_width * 6))
     canvas = Image.fromarray(image.astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
-    for i, box in enumerate(boxes):
-        label = int(labels[i]) if labels is not None else 0
-        if labels is not None and class_names is not None:
-            name = str(class_names[label])
-        elif class_names is not None:
-            name = str(class_names[i])
-        else:
-            name = str(label) if labels is not None else ""
-        text = " ".join(t for t in (name, f"{float(scores[i]):.2f}" if scores is not None else "") if t)
-        color = class_color(label)
+    colors = [class_color(int(labels[i]) if labels is not None else 0) for i in range(len(boxes))]
+    for box, color in zip(boxes, colors):
         x1, x2 = sorted((float(box[0]), float(box[2])))
         y1, y2 = sorted((float(box[1]), float(box[3])))
         draw.rectangle((x1, y1, x2, y2), outline=color, width=line_width)
-        if text:
-            tag = label_tag((x1, y1, x2, y2), text, font, height, line_width)
-            draw.rectangle(tag, fill=color)
-            luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
-            draw.text(
-                (tag[0] + 2, tag[1] + 2),
-                text,
-                fill=(0, 0, 0) if luminance > 150 else (255, 255, 255),
-                font=font,
-                anchor="lt",
-            )
+    texts = [_label_text(i, labels, scores, class_names) for i in range(len(boxes))]
+    shown = [i for i, text in enumerate(texts) if text]
+    sizes = [label_size(texts[i], font) for i in shown]
+    for i, tag in zip(shown, label_rectangles(boxes[shown], sizes, image.shape, line_width)):
+        _draw_tag(draw, tag, texts[i], colors[i], font)
     return np.asarray(canvas)
+
+
+def _draw_tag(draw, tag, text, color, font):
+    """A filled tag (x1, y1, x2, y2; x2, y2 exclusive) with `text` in black or white, whichever reads better."""
+    x1, y1, x2, y2 = (int(v) for v in tag)
+    draw.rectangle((x1, y1, x2 - 1, y2 - 1), fill=color)
+    left, top = font.getbbox(text, anchor="lt")[:2]
+    luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
+    text_color = (0, 0, 0) if luminance > 150 else (255, 255, 255)
+    draw.text((x1 + 2 - left, y1 + 2 - top), text, fill=text_color, font=font, anchor="lt")
 
 
 def _colormap(values):
