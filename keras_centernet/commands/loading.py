@@ -3,6 +3,7 @@
 
 def load_centernet(path, argument="--weights"):
     """`keras_centernet.inference.load_model(path)`, checked to be a CenterNet; InputError names `argument`."""
+    import keras_centernet.schedules  # noqa: F401 - registers the LR schedule a saved optimizer may hold
     from keras_centernet.inference import load_model
     from keras_centernet.models.centernet import CenterNet
     from keras_centernet.validation import InputError

@@ -38,11 +38,13 @@ def stderr_silenced():
 
 def quiet_start(debug=False):
     """Imports Keras, TensorFlow (when installed: tf.data feeds every backend) and probes the backend's devices
-    with stderr silenced; also sets TF_CPP_MIN_LOG_LEVEL=2 unless set. With `debug` it does nothing, so every
-    start-up line shows. An import error still raises, with its traceback printed after stderr is restored."""
+    with stderr silenced. Sets TF_CPP_MIN_LOG_LEVEL=3 unless set: TensorFlow's C++ log during the run (e.g.
+    "E0000 ... oneDNN supports DT_INT64 only on platforms with AVX-512") is not for users; failures still raise.
+    With `debug` it does nothing, so every line shows. An import error still raises, with its traceback printed
+    after stderr is restored."""
     if debug:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with stderr_silenced():
         import keras
 
