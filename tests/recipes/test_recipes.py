@@ -94,3 +94,24 @@ def test_every_recipe_field_is_a_train_config_field():
     names = {field.name for record in GROUPS.values() for field in dataclasses.fields(record)}
     for recipe in recipes.RECIPES.values():
         assert set(recipe.fields) <= names, recipe.name
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("crop_aspect_range", (1.7, 0.5), "--crop_aspect_range takes MIN,MAX with 0 < MIN <= MAX"),
+        ("crop_area_range", (0.1, 1.5), "--crop_area_range MAX must be <= 1"),
+        ("crop_keep_probability", 1.25, r"--crop_keep_probability must be in \[0, 1\]"),
+        ("contrast_range", (0.0, 1.25), "--contrast_range takes MIN,MAX"),
+        ("hue_delta", 0.7, r"--hue_delta must be in \[0, 0.5\]"),
+        ("max_pad", -1, "--max_pad must be >= 0"),
+        ("crop", "random", "--crop must be scale or object"),
+    ],
+)
+def test_a_recipe_with_a_bad_augmentation_value_is_refused_in_one_line(field, value, message):
+    from keras_centernet.training.checks import check_augmentation
+    from keras_centernet.validation import InputError
+
+    config = recipes.get("od_api_r101_fpn_512").config(**{field: value})
+    with pytest.raises(InputError, match=message):
+        check_augmentation(config.augmentation)
