@@ -45,9 +45,8 @@ def _model_group(parser):
     model.add_argument(
         "--fine_tune_ckpt",
         default=None,
-        help="a CenterNet .keras (any input size) or .weights.h5, or a keras-hub preset (keras_hub:PRESET or its "
-        "folder: backbone weights) to start from: loads what matches by name and shape, prints N of M loaded and "
-        "what it skipped",
+        help="a CenterNet .keras (any input size, any number of classes) or .weights.h5 to start from: loads what "
+        "matches by name and shape, prints one line: N of M weight arrays loaded, what it skipped and why",
     )
 
 
