@@ -4,7 +4,7 @@ Names are imported on first use so that ``import keras_centernet.data`` stays fr
 converters' and pipeline's modules import it; ``synthetic`` is numpy only).
 """
 
-import importlib
+from keras_centernet._lazy import lazy_exports
 
 _EXPORTS = {
     "build_dataset": "keras_centernet.data.pipeline",
@@ -18,15 +18,12 @@ _EXPORTS = {
     "class_ids": "keras_centernet.data.label_map",
     "record_file_pattern": "keras_centernet.data.layout",
     "label_map_path": "keras_centernet.data.layout",
+    "encode_example": "keras_centernet.data.tfrecord",
+    "parse_example": "keras_centernet.data.tfrecord",
     "make_synthetic_dataset": "keras_centernet.data.synthetic",
+    "write_synthetic_split": "keras_centernet.data.synthetic",
     "SYNTHETIC_CLASS_NAMES": "keras_centernet.data.synthetic",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keras_centernet.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
