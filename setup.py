@@ -6,9 +6,7 @@ import re
 from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
-VERSION = re.search(
-    r'__version__ = "([^"]+)"', (HERE / "keras_centernet" / "__init__.py").read_text()
-).group(1)
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "keras_centernet" / "_version.py").read_text()).group(1)
 
 setup(
     name="keras-centernet",
@@ -23,7 +21,6 @@ setup(
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "keras>=3.8,<3.16",
-        "keras-cv>=0.9,<0.10",
         "pycocotools>=2.0.7,<2.1",
         "numpy>=1.26,<3",
         "pillow>=10",
@@ -33,6 +30,8 @@ setup(
         # Horovod 0.28.1 must be built from its sdist without xla_mpi_ops.cc: use scripts/install_horovod.sh.
         "horovod": ["horovod==0.28.1"],
         "jax": ["jax[cpu]>=0.4.30"],
+        # The library never imports keras-cv: tests/losses/test_focal.py checks our focal loss against its.
+        "parity": ["keras-cv>=0.9,<0.10"],
         # Pretrained backbones (backbone="keras_hub:resnet_50_imagenet"); 0.32.0 is tested with keras 3.15.1, TF 2.21.
         "keras-hub": ["keras-hub>=0.32,<0.33"],
         # TF >= 2.21 no longer installs TensorBoard: scalars and profiles of `train` need it.
