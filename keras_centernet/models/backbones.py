@@ -175,19 +175,23 @@ def backbone_from_model(model, layer_names=None, normalization=None, name=None):
     name = name or f"{model.name}_backbone"
     if normalization is None:
         return keras.Model(model.inputs[0], outputs, name=name)
-    normalizers = {"torch": torch_normalization, "caffe": caffe_normalization}
+    normalizer = _normalizer(normalization, f"{name}_normalization")
+    features = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")
+    images = keras.Input(shape=model.inputs[0].shape[1:], name="images")
+    return keras.Model(images, features(normalizer(images)), name=name)
+
+
+def _normalizer(normalization, layer_name):
+    """``"torch"`` / ``"caffe"`` -> that ImageNormalization named `layer_name`; an ImageNormalization -> itself."""
     if isinstance(normalization, ImageNormalization):
-        normalizer = normalization
-    elif normalization in normalizers:
-        normalizer = normalizers[normalization](f"{name}_normalization")
-    else:
+        return normalization
+    normalizers = {"torch": torch_normalization, "caffe": caffe_normalization}
+    if normalization not in normalizers:
         raise ValueError(
             f"backbone_from_model: normalization must be None, 'torch', 'caffe' or an ImageNormalization, "
             f"got {normalization!r}"
         )
-    features = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")
-    images = keras.Input(shape=model.inputs[0].shape[1:], name="images")
-    return keras.Model(images, features(normalizer(images)), name=name)
+    return normalizers[normalization](layer_name)
 
 
 def _pyramid_outputs(model):
