@@ -202,16 +202,31 @@ def random_object_crop(image, boxes, labels, seed, min_object_covered=1.0, aspec
     return cropped, clip_boxes(moved, size[0], size[1]), tf.boolean_mask(labels, keep)
 
 
-def random_absolute_pad(image, boxes, seed, max_pad):
-    """The OD API's ``random_absolute_pad_image`` with a black pad: the image grows by U{0..max_pad-1} rows and
-    columns (drawn apart) and sits at a random offset inside. Returns (image [H + dy, W + dx, 3], boxes moved)."""
+def random_pad_amounts(seed, max_pad):
+    """The OD API's ``random_absolute_pad_image`` draws: (pad [2], before [2]) int32 rows/columns added, pad ~
+    U{0..max_pad-1} per axis (drawn apart) and the image's offset inside, before ~ U{0..pad-1} (0 when pad is 0)."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
     pad = tf.random.stateless_uniform([2], seeds[0], 0, max(int(max_pad), 1), dtype=tf.int32)
-    # an integer in [0, pad) per axis (0 when pad is 0), as the OD API's _random_integer(0, pad)
     before = tf.cast(tf.floor(tf.random.stateless_uniform([2], seeds[1]) * tf.cast(pad, tf.float32)), tf.int32)
+    return pad, before
+
+
+def random_absolute_pad(image, boxes, seed, max_pad):
+    """The OD API's ``random_absolute_pad_image`` with a black pad (``random_pad_amounts``). Returns (image
+    [H + pad_y, W + pad_x, 3], boxes [N, 4] xyxy moved with it)."""
+    pad, before = random_pad_amounts(seed, max_pad)
     padded = tf.pad(image, [[before[0], pad[0] - before[0]], [before[1], pad[1] - before[1]], [0, 0]])
-    padded = tf.ensure_shape(padded, [None, None, 3])
-    return padded, transform_boxes(boxes, -tf.cast(before, tf.float32), 1.0)
+    return tf.ensure_shape(padded, [None, None, 3]), transform_boxes(boxes, -tf.cast(before, tf.float32), 1.0)
+
+
+def pad_and_letterbox(image, boxes, seed, max_pad, size, pixel_fn=None):
+    """``random_absolute_pad`` then a letterbox to ``[size, size]`` (scale size / longer padded side, image at the
+    top left) in one ``scale_crop`` pass: the pad is the crop's zero border, so ``pixel_fn`` (colour) sees the
+    image pixels only, at output resolution. Returns (float32 [size, size, 3], boxes in output pixels)."""
+    pad, before = random_pad_amounts(seed, max_pad)
+    padded_side = tf.cast(tf.reduce_max(tf.shape(image)[:2] + pad), tf.float32)
+    return scale_crop(image, boxes, -tf.cast(before, tf.float32), tf.cast(size, tf.float32) / padded_side, size,
+                      pixel_fn)  # fmt: skip
 
 
 def od_api_colour(image, seed, hue_delta=0.0, contrast_range=(1.0, 1.0), saturation_range=(1.0, 1.0),

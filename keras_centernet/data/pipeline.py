@@ -238,17 +238,15 @@ def scale_crop(image, boxes, labels, seed, *, options, letterbox, colour):
 
 
 def object_crop(image, boxes, labels, seed, *, options, letterbox, colour):
-    """The OD API's geometry: random_crop_image, colour, random_absolute_pad_image, then the letterbox."""
+    """The OD API's geometry: random_crop_image, then random_absolute_pad_image and the letterbox to the input
+    size in one resample, colour on the crop's pixels (as the OD API: before the pad)."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
     image, boxes, labels = augment.random_object_crop(
         image, boxes, labels, seeds[0], options.crop_min_object_covered, options.crop_aspect_range,
         options.crop_area_range, options.crop_overlap_thresh, options.crop_keep_probability,
     )  # fmt: skip
-    image = tf.cast(image, tf.float32) if colour is None else colour(tf.cast(image, tf.float32))
-    if options.max_pad:
-        image, boxes = augment.random_absolute_pad(image, boxes, seeds[1], options.max_pad)
-    image, scale = letterbox.letterbox_image_tf(image)
-    return image, letterbox.boxes_to_input(boxes, scale), labels
+    image, boxes = augment.pad_and_letterbox(image, boxes, seeds[1], options.max_pad, letterbox.image_size, colour)
+    return image, boxes, labels
 
 
 GEOMETRY = {"scale": scale_crop, "object": object_crop}  # AugmentationConfig.crop -> the stage's geometry

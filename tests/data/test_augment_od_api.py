@@ -101,6 +101,31 @@ def test_absolute_pad_moves_boxes_with_their_pixels_and_pads_black():
     assert len(sizes) > 5
 
 
+def test_pad_and_letterbox_in_one_pass_equals_pad_then_letterbox():
+    import tensorflow as tf
+
+    from keras_centernet.data import augment
+    from keras_centernet.preprocessing import Letterbox
+
+    image, boxes = tf.constant(_coded_image()), tf.constant(BOXES, tf.float32)
+    letterbox = Letterbox(64)
+    for seed in range(6):
+        fused, fused_boxes = augment.pad_and_letterbox(image, boxes, tf.constant([seed, 1]), 60, 64)
+        padded, padded_boxes = augment.random_absolute_pad(image, boxes, tf.constant([seed, 1]), 60)
+        reference, scale = letterbox.letterbox_image_tf(padded)
+        np.testing.assert_allclose(fused_boxes, letterbox.boxes_to_input(padded_boxes, scale), atol=0.75)
+        codes, expected = fused.numpy()[..., 2], reference.numpy()[..., 2]
+        assert np.mean(np.abs(codes - expected) > 30) < 0.06  # the same objects at the same places (edges aside)
+        _check_boxes_on_their_pixels(np.round(fused.numpy()), *_interiors(fused_boxes.numpy()))
+
+
+def _interiors(boxes):
+    """Boxes shrunk by 1.5 px (bilinear edges) with their labels, those still non-empty."""
+    inner = boxes + [1.5, 1.5, -1.5, -1.5]
+    keep = (inner[:, 2] > inner[:, 0]) & (inner[:, 3] > inner[:, 1])
+    return inner[keep], np.arange(len(boxes))[keep]
+
+
 def test_od_api_colour_ops_match_their_definitions():
     import tensorflow as tf
 
