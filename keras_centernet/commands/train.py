@@ -45,7 +45,8 @@ def _model_group(parser):
     model.add_argument(
         "--fine_tune_ckpt",
         default=None,
-        help="a CenterNet .keras (any input size, any number of classes) or .weights.h5 to start from: loads what "
+        help="a CenterNet .keras (any input size, any number of classes), .weights.h5, keras_hub:PRESET or a "
+        "keras-hub preset folder to start from: loads what "
         "matches by name and shape, prints one line: N of M weight arrays loaded, what it skipped and why",
     )
 

@@ -4,7 +4,6 @@ and the rule (keras_centernet.validation)."""
 from keras_centernet.validation import (
     InputError,
     check_dir_exists,
-    check_file_exists,
     check_image_size,
     check_positive,
     check_writable_dir,
@@ -30,7 +29,9 @@ def check_training_inputs(
     check_positive(batch_size, "--batch_size")
     _positive_or_none(steps_per_epoch, "--steps_per_epoch")
     if fine_tune_ckpt:
-        check_file_exists(fine_tune_ckpt, "--fine_tune_ckpt")
+        from keras_centernet.models.weights import check_fine_tune_ckpt
+
+        check_fine_tune_ckpt(fine_tune_ckpt)
     num_records = check_split(layout.record_file_pattern(data_dir, "train"), "--data_dir")
     if eval_every and eval_every > 0:
         check_split(layout.record_file_pattern(data_dir, "val"), "--eval_every (the val split)")

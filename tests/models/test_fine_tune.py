@@ -8,6 +8,8 @@ import pytest
 from keras_centernet.models.backbones import backbone_from_model
 from keras_centernet.models.centernet import CenterNet
 from keras_centernet.models.weights import check_fine_tune_ckpt, load_matching_weights
+from keras_centernet.training.checks import check_training_inputs
+from keras_centernet.validation import InputError
 from tests.models.test_keras_hub_backbone import save_tiny_preset
 
 pytestmark = pytest.mark.tensorflow
@@ -78,8 +80,10 @@ def test_fine_tune_from_a_centernet_with_another_backbone_input_size(presets, tm
 
 
 def test_fine_tune_checkpoint_names_are_checked(tmp_path):
-    with pytest.raises(FileNotFoundError, match="--fine_tune_ckpt .*no such file or keras-hub preset folder"):
+    with pytest.raises(InputError, match="--fine_tune_ckpt .*no such file or keras-hub preset folder"):
         check_fine_tune_ckpt(str(tmp_path))
+    with pytest.raises(InputError, match="--fine_tune_ckpt .*no such file or keras-hub preset folder"):
+        check_training_inputs(str(tmp_path), str(tmp_path / "m"), 64, 2, fine_tune_ckpt=str(tmp_path / "none.keras"))
     (tmp_path / "model.h5").write_bytes(b"")
     with pytest.raises(ValueError, match="expected a .keras or .weights.h5 file, keras_hub:PRESET"):
         load_matching_weights(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]), str(tmp_path / "model.h5"))
