@@ -9,8 +9,9 @@ Elsewhere a line is printed when the step count reaches each multiple of ``log_e
 
     epoch 1/3 step 200/1000 - loss 2.3456 - 123.4 images/s - ETA 0:01:05
 
-images/s counts global images (every device) over the steps since the previous line (the epoch's start on a
-terminal), wall time included (input pipeline, other callbacks); ETA is the rest of the epoch at that rate.
+images/s counts global images (every device) over the steps since the previous line (on a terminal: since the
+epoch's first step), wall time included (input pipeline, other callbacks); the epoch's first step (tracing, the input
+pipeline's start-up) is left out. ETA is the rest of the epoch at that rate.
 """
 
 import sys
@@ -98,7 +99,7 @@ class TrainingProgress(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
-        self._mark_step, self._mark_time = 0, self.clock()  # the rate's reference point
+        self._mark_step = None  # the rate's reference point, set at the end of the epoch's first step
         self._drawn_time = None
 
     def on_train_batch_end(self, batch, logs=None):
@@ -106,10 +107,13 @@ class TrainingProgress(keras.callbacks.Callback):
             return
         total = (self.params or {}).get("steps")
         step = min(batch + 1, total) if total else batch + 1  # Keras reports a full last execution
+        every, printed = self.log_every_steps, False
         if self._interactive:
             self._draw_bar(step, total, logs)
-        elif self.log_every_steps and step // self.log_every_steps > self._mark_step // self.log_every_steps:
+        elif every and step // every > (self._mark_step or 0) // every:
             self._write(self.log_line(step, total, logs) + "\n")
+            printed = True
+        if printed or self._mark_step is None:  # the next rate counts from here
             self._mark_step, self._mark_time = step, self.clock()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -133,7 +137,9 @@ class TrainingProgress(keras.callbacks.Callback):
         self._drawn_width, self._drawn_time = len(line), now
 
     def _speed(self, step, total):
-        """(global images/s, seconds left in the epoch) since the reference point; None before time has passed."""
+        """(global images/s, seconds left in the epoch) since the reference point; None at the epoch's first step."""
+        if self._mark_step is None:
+            return None, None
         seconds, steps = self.clock() - self._mark_time, step - self._mark_step
         if seconds <= 0 or steps <= 0:
             return None, None

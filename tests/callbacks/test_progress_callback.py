@@ -54,10 +54,10 @@ def _fit(seconds, steps, epochs=1, batch_size=2, stream=None, steps_per_executio
 
 
 def test_log_lines_every_n_steps_with_rate_and_eta():
-    # 10 steps of 0.5 s, then 10 of 0.25 s (global batch 8): 16 and 32 images/s in the two windows.
-    out = _fit([0.5] * 10 + [0.25] * 10, steps=25, log_every_steps=10)
+    # A first step of 6 s (tracing), 9 of 0.5 s, then 10 of 0.25 s (global batch 8): 16 and 32 images/s.
+    out = _fit([6.0] + [0.5] * 9 + [0.25] * 10, steps=25, log_every_steps=10)
     assert out.splitlines() == [
-        # 10 steps in 5 s; 15 steps left at 0.5 s/step = 7.5 s -> rounds to 0:00:08.
+        # Steps 2-10 in 4.5 s (the first step is left out); 15 steps left at 0.5 s/step = 7.5 s -> 0:00:08.
         "epoch 1/1 step 10/25 - loss 1.0000 - 16.0 images/s - ETA 0:00:08",
         # 10 steps in 2.5 s since the previous line; 5 left at 0.25 s.
         "epoch 1/1 step 20/25 - loss 0.5000 - 32.0 images/s - ETA 0:00:01",
@@ -98,8 +98,8 @@ def test_terminal_bar_redraws_in_place_and_clears_at_epoch_end():
     # Steps end at 0.25, 0.5, 0.75, 1 s: drawn at step 1, at step 3 (0.5 s later) and at the last step.
     frames = out.split("\r")[1:]
     assert len(frames) == 5 and frames[-2:] == [" " * len(frames[-3]), ""]
-    assert frames[0].startswith("[" + "=" * 7 + ">" + "." * 22 + "] 1/4 - loss 10.0000 - 32.0 images/s - ETA 0:00:01")
-    assert frames[1].startswith("[" + "=" * 22 + ">" + "." * 7 + "] 3/4 - loss 3.3333 - 32.0 images/s - ETA 0:00:00")
+    assert frames[0] == "[" + "=" * 7 + ">" + "." * 22 + "] 1/4 - loss 10.0000"  # no rate before a second step
+    assert frames[1] == "[" + "=" * 22 + ">" + "." * 7 + "] 3/4 - loss 3.3333 - 32.0 images/s - ETA 0:00:00"
     assert frames[2] == "[" + "=" * 30 + "] 4/4 - loss 2.5000 - 32.0 images/s - ETA 0:00:00"
 
 
