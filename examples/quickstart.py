@@ -121,7 +121,7 @@ def prepare_data(source, out):
         tiles = [write_tiles(source, name, voc_dir) for name in names]
         counts[split] = tuple(sum(column) for column in zip(*tiles))
         run_cli(["convert-voc", "--annotations", voc_dir, "--output", data_dir, "--split", split,
-                 "--classes", CLASS_NAME, "--num-shards", "1", "--no-progress"])  # fmt: skip
+                 "--classes", CLASS_NAME, "--num_shards", "1", "--no_progress"])  # fmt: skip
     return data_dir, counts
 
 
@@ -208,7 +208,7 @@ def main(argv=None):
     drawn = detect(weights, detect_dir, photos, args.image_size)
     print_table("stage wall times (slower when others share the CPU)", stages.rows())
     print_table("keras-centernet demo results (one class: Tree)", [
-        ("trained on", f"{counts['train'][0]} tiles, {counts['train'][1]} trees ({', '.join(TRAIN_PHOTOS)})"),
+        ("trained on", f"{counts['train'][0]} images, {counts['train'][1]} trees (Yellowstone tiles, OSBS_029)"),
         ("held out", f"{HELDOUT_PHOTO}: {counts['val'][1]} trees (Alive + Dead), never trained on"),
         ("COCO AP (held-out)", f"{metrics['AP']:.3f}"),
         ("COCO AP50 (held-out)", f"{metrics['AP50']:.3f}"),
