@@ -2,16 +2,13 @@
 
 
 def load_centernet(path, argument="--weights"):
-    """`keras_centernet.inference.load_model(path)`, checked to be a CenterNet; InputError names `argument`."""
+    """`keras_centernet.inference.load_model(path)` (its InputErrors name the path), checked to be a CenterNet."""
     import keras_centernet.schedules  # noqa: F401 - registers the LR schedule a saved optimizer may hold
     from keras_centernet.inference import load_model
     from keras_centernet.models.centernet import CenterNet
     from keras_centernet.validation import InputError
 
-    try:
-        model = load_model(path)
-    except InputError as error:
-        raise InputError(f"{argument} {error}") from None
+    model = load_model(path)  # InputError "PATH: no such file" / "PATH is not a valid .keras model file (...)"
     if not isinstance(model, CenterNet):
         raise InputError(
             f"{argument} {path}: holds a {type(model).__name__}, not a CenterNet (save one with keras-centernet "
