@@ -100,7 +100,11 @@ def _report_group(parser):
     add_bool(report, "--use_profiler", False, "profile steps --profile_batch into model_dir/logs/profile")
     report.add_argument("--profile_batch", default="10,20", help="first,last step to profile (10,20)")
     report.add_argument("--eval_every", type=int, default=0, help="COCO mAP on the val split every N epochs (0: off)")
-    report.add_argument("--verbose", type=int, default=1, help="0: quiet, 1: per-epoch lines")
+    report.add_argument(
+        "--verbose", type=int, default=1,
+        help="0: quiet, 1: per-epoch lines and live progress in each epoch (a bar on a terminal, else a line every "
+        "--log_every_steps)",
+    )  # fmt: skip
     report.add_argument(
         "--log_every_steps", type=int, default=100,
         help="with --verbose 1: a step/loss/images/s/ETA line every N steps when stdout is a log file or pipe (a "

@@ -76,6 +76,8 @@ def check_config(config):
     boundaries = parse_lr_boundaries(schedule.lr_boundaries)
     check_positive(schedule.lr_reference_batch, "--lr_reference_batch")
     check_augmentation(config.augmentation)
+    if config.reports.log_every_steps < 0:
+        raise InputError(f"--log_every_steps must be >= 0 (0: no lines), got {config.reports.log_every_steps!r}")
     num_records = check_training_inputs(
         config.data.data_dir, config.data.model_dir, config.data.image_size, schedule.batch_size,
         schedule.steps_per_epoch, config.model.fine_tune_ckpt, config.reports.eval_every,

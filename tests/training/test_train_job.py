@@ -11,7 +11,7 @@ from keras_centernet.callbacks.checkpoint import EpochCheckpoint
 from keras_centernet.callbacks.history_file import HistoryFile
 from keras_centernet.callbacks.nonfinite import StopOnNonFinite
 from keras_centernet.cli import main
-from keras_centernet.training import TrainConfig, builders, train
+from keras_centernet.training import AugmentationConfig, TrainConfig, builders, train
 from keras_centernet.training.plan import RunPlan
 
 pytestmark = pytest.mark.tensorflow
@@ -35,14 +35,14 @@ def test_augmentation_flags_reach_the_pipeline_and_train_config_json(synthetic_r
     assert main(_train_args(synthetic_records, model_dir, *flags)) == 0
     with open(os.path.join(model_dir, "train_config.json")) as file:
         saved = json.load(file)
-    assert saved["augmentation"] == {
-        "scale_range": [1.0, 1.0], "flip_probability": 0.0, "color_jitter": 0.0, "pca_lighting": False,
-        "min_box_size": 1.0,
-    }  # fmt: skip
+    given = {"scale_range": [1.0, 1.0], "flip_probability": 0.0, "color_jitter": 0.0, "min_box_size": 1.0}
+    defaults = AugmentationConfig().to_dict()
+    assert saved["augmentation"] == {**json.loads(json.dumps(defaults)), **given}
+    assert defaults["flip_probability"] == 0.5 and defaults["crop"] == "scale"  # the flags really changed something
     assert saved["data"]["image_size"] == 64 and saved["model"]["backbone"] == "tiny"
     assert TrainConfig.from_dict(saved).schedule.steps_per_epoch == 1
     (training_call,) = [k for k in calls if k["training"]]
-    assert training_call["scale_range"] == (1.0, 1.0) and training_call["flip_probability"] == 0.0
+    assert tuple(training_call["scale_range"]) == (1.0, 1.0) and training_call["flip_probability"] == 0.0
     assert training_call["color_jitter"] == 0.0 and training_call["min_box_size"] == 1.0
     assert training_call["pca_lighting"] is False
 
@@ -78,3 +78,10 @@ def test_callbacks_keep_their_order(tmp_path):
     assert isinstance(callbacks[3], EpochCheckpoint) and isinstance(callbacks[4], HistoryFile)
     assert callbacks[-1] is backup
     assert all(type(c).__name__ in ("TensorBoard", "ProfilerCallback") for c in callbacks[5:-1])
+
+
+def test_negative_log_every_steps_is_refused_before_work(synthetic_records, tmp_path, capsys):
+    model_dir = tmp_path / "run"
+    assert main(_train_args(synthetic_records, str(model_dir), "--log_every_steps", "-1")) == 2
+    assert "train: error: --log_every_steps must be >= 0" in capsys.readouterr().err
+    assert not model_dir.exists()
