@@ -6,7 +6,6 @@ TensorFlow is imported by `keras_centernet.data`, the Horovod callbacks and the 
 """
 
 from keras_centernet._version import __version__  # noqa: E402 - no Keras needed (the CLI reads it)
-
 from keras_centernet.layers import CenterNetDecoder, CenterNetHead, CenterNetLabelEncoder  # noqa: E402
 from keras_centernet.losses import MaskedL1Loss, PenaltyReducedFocalLoss  # noqa: E402
 from keras_centernet.models import CenterNet, backbone_from_model, build_backbone, build_neck  # noqa: E402
