@@ -46,7 +46,8 @@ def serving_function(model, letterbox):
         scale = letterbox.scale(height, width)
         labels = tf.cast(outputs["labels"], tf.int32)
         valid = labels >= 0
-        boxes = letterbox.boxes_to_original(tf.cast(outputs["boxes"], tf.float32), scale, height, width)
+        boxes = tf.cast(model.boxes_to_xyxy(outputs["boxes"], (size, size)), tf.float32)  # any bounding_box_format
+        boxes = letterbox.boxes_to_original(boxes, scale, height, width)
         return {
             "boxes": tf.where(valid[..., None], boxes, -1.0),
             "scores": tf.cast(outputs["scores"], tf.float32),

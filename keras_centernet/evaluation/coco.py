@@ -294,9 +294,18 @@ def model_classes(model, num_classes=None, class_ids=None, class_names=None):
 
 
 def predict_detections(model, images, batch_size=8, verbose=0):
-    """`model.predict` as numpy: {"boxes", "scores", "labels", "num_detections"}."""
+    """`model.predict` as numpy: {"boxes" xyxy input pixels [B, K, 4], "scores", "labels", "num_detections"}."""
     outputs = model.predict(images, batch_size=batch_size, verbose=verbose)
-    return {key: np.asarray(value) for key, value in outputs.items()}
+    return xyxy_detections(model, outputs, np.shape(images)[1:3])
+
+
+def xyxy_detections(model, outputs, image_shape):
+    """Predict outputs as numpy with boxes in xyxy input pixels whatever the model's `bounding_box_format`
+    (`image_shape`: the input's (height, width))."""
+    outputs = {key: np.asarray(value) for key, value in outputs.items()}
+    if getattr(model, "bounding_box_format", "xyxy") != "xyxy":
+        outputs["boxes"] = np.asarray(model.boxes_to_xyxy(outputs["boxes"], tuple(image_shape)))
+    return outputs
 
 
 def evaluate_model(
@@ -414,7 +423,7 @@ def evaluate_dataset(
         batches = tqdm(dataset, desc="evaluate", unit="batch")
     for images, targets in batches:
         info = _numpy(targets["image_info"])
-        outputs = _numpy(model.predict_on_batch(images))
+        outputs = xyxy_detections(model, _numpy(model.predict_on_batch(images)), np.shape(images)[1:3])
         image_ids = [resolver(source_id) for source_id in info["source_id"]]
         seen_ids.extend(image_ids)
         detections.extend(
