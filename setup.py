@@ -17,6 +17,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_centernet", "keras_centernet.*"]),
+    py_modules=["keras_centernet_command"],  # the console script: a fast, quiet --help (see its docstring)
     # Tested versions: tensorflow 2.21.0, keras 3.15.1, keras-cv 0.9.0, pycocotools 2.0.11, numpy 2.x.
     install_requires=[
         "tensorflow>=2.16,<2.22",
@@ -38,7 +39,7 @@ setup(
         "tensorboard": ["tensorboard>=2.16"],
         "tests": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
     },
-    entry_points={"console_scripts": ["keras-centernet=keras_centernet.cli:main"]},
+    entry_points={"console_scripts": ["keras-centernet=keras_centernet_command:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Image Recognition",

@@ -37,15 +37,19 @@ def stderr_silenced():
 
 
 def quiet_start(debug=False):
-    """Imports Keras, TensorFlow (when installed: tf.data feeds every backend) and probes the backend's devices
-    with stderr silenced. Sets TF_CPP_MIN_LOG_LEVEL=3 unless set: TensorFlow's C++ log during the run (e.g.
-    "E0000 ... oneDNN supports DT_INT64 only on platforms with AVX-512") is not for users; failures still raise.
-    With `debug` it does nothing, so every line shows. An import error still raises, with its traceback printed
-    after stderr is restored."""
+    """Registers the package's Keras classes (`keras_centernet.register_serializables`), imports Keras, TensorFlow
+    (when installed: tf.data feeds every backend) and probes the backend's devices, with stderr silenced. Sets
+    TF_CPP_MIN_LOG_LEVEL=3 unless set: TensorFlow's C++ log during the run (e.g. "E0000 ... oneDNN supports
+    DT_INT64 only on platforms with AVX-512") is not for users; failures still raise. With `debug` it only
+    registers, so every line shows. An import error still raises, its traceback printed after stderr is restored."""
+    import keras_centernet
+
     if debug:
+        keras_centernet.register_serializables()
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with stderr_silenced():
+        keras_centernet.register_serializables()  # imports Keras (and its backend) when the CLI started lazily
         import keras
 
         backend = keras.backend.backend()
