@@ -1,6 +1,5 @@
 """Flags and error handling shared by the dataset converters (`convert-coco`, `convert-voc`)."""
 
-import sys
 
 from keras_centernet.commands.flags import add_bool
 
@@ -17,10 +16,12 @@ def add_writer_arguments(parser, num_shards_default, num_shards_help, invalid_he
     add_bool(parser, "--progress", True, "progress bar (--no_progress: none)")
 
 
-def run_conversion(command, convert, args, *inputs, **options):
+def run_conversion(convert, args, *inputs, **options):
     """Calls `convert(*inputs, output, split=..., num_shards=..., workers=..., skip_invalid=..., progress=...,
-    **options)`, prints its summary, and turns bad input into a one-line error naming the command (exit 1)."""
+    **options)`, prints its summary; bad input becomes an InputError, which `cli.main` prints as one line
+    `keras-centernet CMD: error: ...` (exit 2) like every command's."""
     from keras_centernet.data.conversion import ConversionError
+    from keras_centernet.validation import InputError
 
     try:
         summary = convert(
@@ -34,7 +35,6 @@ def run_conversion(command, convert, args, *inputs, **options):
             **options,
         )
     except (ConversionError, ValueError, FileNotFoundError) as error:
-        print(f"{command}: error: {error}", file=sys.stderr)
-        return 1
+        raise InputError(str(error)) from error
     print(summary.format())
     return 0

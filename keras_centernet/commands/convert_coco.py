@@ -35,4 +35,4 @@ def run(args):
     check_file_exists(args.annotations, "--annotations")
     check_dir_exists(args.images, "--images")
 
-    return run_conversion("convert-coco", convert_coco, args, args.annotations, args.images)
+    return run_conversion(convert_coco, args, args.annotations, args.images)

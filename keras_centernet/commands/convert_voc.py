@@ -34,4 +34,4 @@ def run(args):
         check_dir_exists(args.images, "--images")
 
     classes = [name.strip() for name in args.classes.split(",") if name.strip()] if args.classes else None
-    return run_conversion("convert-voc", convert_voc, args, args.annotations, args.images, classes=classes)
+    return run_conversion(convert_voc, args, args.annotations, args.images, classes=classes)

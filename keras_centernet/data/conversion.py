@@ -102,7 +102,7 @@ def _raise_invalid(problems, what):
     shown = "\n  ".join(problems[:_MAX_NAMED])
     more = f"\n  ... and {len(problems) - _MAX_NAMED} more" if len(problems) > _MAX_NAMED else ""
     raise ConversionError(
-        f"{len(problems)} {what}:\n  {shown}{more}\nFix the input or pass --skip-invalid (skip_invalid=True) "
+        f"{len(problems)} {what}:\n  {shown}{more}\nFix the input or pass --skip_invalid (skip_invalid=True) "
         "to leave them out and report them."
     )
 

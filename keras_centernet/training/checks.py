@@ -76,6 +76,7 @@ def check_config(config):
     boundaries = parse_lr_boundaries(schedule.lr_boundaries)
     check_positive(schedule.lr_reference_batch, "--lr_reference_batch")
     check_augmentation(config.augmentation)
+    check_positive(config.model.head_channels, "--head_channels")
     if config.reports.log_every_steps < 0:
         raise InputError(f"--log_every_steps must be >= 0 (0: no lines), got {config.reports.log_every_steps!r}")
     num_records = check_training_inputs(

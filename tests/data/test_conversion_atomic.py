@@ -121,10 +121,11 @@ def test_convert_coco_command_names_a_truncated_jpeg_in_one_line(tmp_path, coco_
     json_path, image_dir = _bad_dataset(tmp_path, coco_writer, encode_image, "truncated")
     args = ["convert-coco", "--annotations", json_path, "--images", image_dir, "--output", str(tmp_path / "o"),
             "--split", "val", "--num-shards", "1", "--no-progress"]
-    assert cli.main(args) == 1
+    assert cli.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     bad = os.path.join(image_dir, "a.jpg")
-    assert err[-1].startswith(f"convert-coco: error: {bad}: not a readable image (image file is truncated")
+    expected = f"keras-centernet convert-coco: error: {bad}: not a readable image (image file is truncated"
+    assert err[-1].startswith(expected)
     assert cli.main(args + ["--skip-invalid"]) == 0
     out = capsys.readouterr().out
     assert "images written       1" in out and "images skipped       1" in out and f"skipped: {bad}" in out

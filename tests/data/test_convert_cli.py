@@ -32,7 +32,7 @@ def test_convert_coco_command_names_missing_images_and_fails(tiny_coco, tmp_path
     os.remove(os.path.join(tiny_coco["images"], "rgb.jpg"))
     args = ["convert-coco", "--annotations", tiny_coco["json"], "--images", tiny_coco["images"],
             "--output", str(tmp_path / "o"), "--split", "val", "--no-progress"]
-    assert cli.main(args) == 1
+    assert cli.main(args) == 2
     assert "rgb.jpg: image file not found" in capsys.readouterr().err
     assert cli.main(args + ["--skip-invalid"]) == 0
     out = capsys.readouterr().out

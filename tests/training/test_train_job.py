@@ -80,8 +80,12 @@ def test_callbacks_keep_their_order(tmp_path):
     assert all(type(c).__name__ in ("TensorBoard", "ProfilerCallback") for c in callbacks[5:-1])
 
 
-def test_negative_log_every_steps_is_refused_before_work(synthetic_records, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "flags, message",
+    [(("--log_every_steps", "-1"), "--log_every_steps must be >= 0"), (("--head_channels", "0"), "--head_channels")],
+)
+def test_bad_report_and_model_flags_are_refused_before_work(synthetic_records, tmp_path, capsys, flags, message):
     model_dir = tmp_path / "run"
-    assert main(_train_args(synthetic_records, str(model_dir), "--log_every_steps", "-1")) == 2
-    assert "train: error: --log_every_steps must be >= 0" in capsys.readouterr().err
+    assert main(_train_args(synthetic_records, str(model_dir), *flags)) == 2
+    assert f"train: error: {message}" in capsys.readouterr().err
     assert not model_dir.exists()
