@@ -34,7 +34,10 @@ def _model_group(parser):
         "pretrained; needs the keras-hub extra) or the path of a keras-hub preset folder",
     )
     model.add_argument("--neck", default="fpn", choices=("fpn", "deconv"), help="fpn (default) or deconv (paper)")
-    model.add_argument("--backbone_weights", default=None, help="'imagenet' or a keras.applications weights file")
+    model.add_argument(
+        "--backbone_weights", default=None, type=_none_or_text,
+        help="'imagenet', a keras.applications weights file, or none (random; resets a recipe's imagenet)",
+    )  # fmt: skip
     model.add_argument(
         "--head_channels", type=int, default=64, help="channels of each head's 3x3 conv (64: paper; 256: OD API)"
     )
@@ -190,6 +193,11 @@ def run_config(config):
         print(f"keras-centernet train: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _none_or_text(value):
+    """`--backbone_weights none` (any case) -> None, so a flag can reset a recipe's 'imagenet'."""
+    return None if value.strip().lower() in ("none", "") else value
 
 
 def config_from_args(args):

@@ -56,6 +56,8 @@ def test_train_recipe_flag_gives_the_recipe_config_and_given_flags_win():
     before = _config("--max_pad", "7", "--recipe", "od_api_r101_fpn_512")  # a flag before --recipe wins too
     assert before.augmentation.max_pad == 7 and before.augmentation.crop == "object"
     assert _config() == TrainConfig().replace(data_dir="d", model_dir="m")  # no recipe: today's defaults
+    assert od_api.config().model.backbone_weights == "imagenet"
+    assert _config("--recipe", "od_api_r101_fpn_512", "--backbone_weights", "none").model.backbone_weights is None
 
 
 def test_seed_recipe_is_what_the_run_scripts_passed_as_flags():
