@@ -12,7 +12,6 @@ import keras
 import numpy as np
 
 from keras_centernet.models.keras_hub_backbone import is_keras_hub_name, preset_of, preset_weights
-from keras_centernet.validation import InputError
 
 NOT_IN_CHECKPOINT = "not in the checkpoint"
 SHAPE_DIFFERS = "another shape in the checkpoint"
@@ -53,9 +52,9 @@ def _source_weights(path, model):
 
 def check_fine_tune_ckpt(path, argument="--fine_tune_ckpt"):
     """`path` when it names a checkpoint `load_matching_weights` can read (an existing file, a keras-hub preset
-    folder, or ``keras_hub:PRESET``), else InputError naming `argument`."""
+    folder, or ``keras_hub:PRESET``), else FileNotFoundError naming `argument`."""
     if not path or not (is_keras_hub_name(path) or os.path.isfile(path)):
-        raise InputError(f"{argument} {path!r}: no such file or keras-hub preset folder")
+        raise FileNotFoundError(f"{argument} {path!r}: no such file or keras-hub preset folder")
     return path
 
 

@@ -31,7 +31,10 @@ def check_training_inputs(
     if fine_tune_ckpt:
         from keras_centernet.models.weights import check_fine_tune_ckpt
 
-        check_fine_tune_ckpt(fine_tune_ckpt)
+        try:
+            check_fine_tune_ckpt(fine_tune_ckpt)
+        except FileNotFoundError as error:
+            raise InputError(str(error)) from error
     num_records = check_split(layout.record_file_pattern(data_dir, "train"), "--data_dir")
     if eval_every and eval_every > 0:
         check_split(layout.record_file_pattern(data_dir, "val"), "--eval_every (the val split)")

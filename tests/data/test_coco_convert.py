@@ -53,7 +53,7 @@ def test_missing_image_stops_naming_it_unless_skip_invalid(tiny_coco, tmp_path, 
 
     os.remove(os.path.join(tiny_coco["images"], "gray.png"))
     output = str(tmp_path / "out")
-    with pytest.raises(ConversionError, match=r"gray\.png: image file not found[\s\S]*--skip-invalid"):
+    with pytest.raises(ConversionError, match=r"gray\.png: image file not found[\s\S]*--skip_invalid"):
         _convert(tiny_coco, output)
     assert not os.path.exists(output)  # stopped before writing anything
     summary = _convert(tiny_coco, output, skip_invalid=True)

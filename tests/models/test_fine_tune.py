@@ -80,7 +80,7 @@ def test_fine_tune_from_a_centernet_with_another_backbone_input_size(presets, tm
 
 
 def test_fine_tune_checkpoint_names_are_checked(tmp_path):
-    with pytest.raises(InputError, match="--fine_tune_ckpt .*no such file or keras-hub preset folder"):
+    with pytest.raises(FileNotFoundError, match="--fine_tune_ckpt .*no such file or keras-hub preset folder"):
         check_fine_tune_ckpt(str(tmp_path))
     with pytest.raises(InputError, match="--fine_tune_ckpt .*no such file or keras-hub preset folder"):
         check_training_inputs(str(tmp_path), str(tmp_path / "m"), 64, 2, fine_tune_ckpt=str(tmp_path / "none.keras"))
