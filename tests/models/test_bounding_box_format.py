@@ -146,21 +146,27 @@ def test_format_is_in_the_config_and_checked(xyxy_model):
         CenterNet(2, backbone="tiny", bounding_box_format="xyhw")
 
 
-def test_coco_evaluation_and_export_read_boxes_in_any_format(xyxy_model, batch):
-    """evaluate_model (the callback's path) and the SavedModel's serving function convert predict's boxes back
-    to xyxy: a rel_center_xywh copy scores and serves exactly what the xyxy model does."""
+def test_coco_evaluation_reads_boxes_in_any_format(xyxy_model, batch):
+    """evaluate_model (the callback's path) converts predict's boxes back to xyxy: a rel_center_xywh copy scores
+    exactly what the xyxy model does on the xyxy model's own top-3 boxes as ground truth."""
     from keras_centernet.evaluation.coco import evaluate_model
-    from keras_centernet.export import serving_function
-    from keras_centernet.preprocessing import Letterbox
 
-    images = batch[0]
-    square = images[:, :, :64]
-    top = xyxy_model.predict(square, verbose=0)  # its own top-3 boxes as ground truth
+    square = batch[0][:, :, :64]
+    top = xyxy_model.predict(square, verbose=0)
     truth_boxes, truth_labels = np.asarray(top["boxes"])[:, :3], np.asarray(top["labels"])[:, :3]
     relative = _in_format(xyxy_model, "rel_center_xywh")
     metrics = [evaluate_model(m, square, truth_boxes, truth_labels, batch_size=4) for m in (xyxy_model, relative)]
     assert metrics[0]["AP50"] > 0.5 and metrics[1]["AP"] == pytest.approx(metrics[0]["AP"], abs=1e-9)
-    image = images[:1, :, :64].astype(np.uint8)
+
+
+@pytest.mark.tensorflow
+def test_export_serves_boxes_in_original_pixels_in_any_format(xyxy_model, batch):
+    """The SavedModel's serving function converts predict's boxes back to xyxy before the letterbox inverse."""
+    from keras_centernet.export import serving_function
+    from keras_centernet.preprocessing import Letterbox
+
+    image = batch[0][:1, :, :64].astype(np.uint8)
+    relative = _in_format(xyxy_model, "rel_center_xywh")
     served = [as_numpy(serving_function(m, Letterbox.for_model(m, 64))(image)) for m in (xyxy_model, relative)]
     kept = served[0]["labels"] >= 0
     assert kept.any()
