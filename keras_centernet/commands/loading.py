@@ -2,8 +2,8 @@
 
 
 def load_centernet(path, argument="--weights"):
-    """`keras_centernet.inference.load_model(path)` (its InputErrors name the path), checked to be a CenterNet."""
-    import keras_centernet.schedules  # noqa: F401 - registers the LR schedule a saved optimizer may hold
+    """`keras_centernet.inference.load_model(path)` (its InputErrors name the path), checked to be a CenterNet. The
+    Keras classes a saved model may hold (the LR schedule included) are registered by every command's quiet start."""
     from keras_centernet.inference import load_model
     from keras_centernet.models.centernet import CenterNet
     from keras_centernet.validation import InputError
