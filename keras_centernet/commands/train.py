@@ -12,7 +12,8 @@ def add_arguments(parser):
     from keras_centernet.commands.recipes import add_recipe_argument
 
     add_recipe_argument(parser)
-    for add_group in (_data_group, _model_group, _schedule_group, _hardware_group, _report_group, _augmentation_group):
+    for add_group in (_data_group, _model_group, _schedule_group, _hardware_group, _report_group, _checkpoint_group,
+                      _augmentation_group):
         add_group(parser)
     return parser
 
@@ -112,6 +113,20 @@ def _report_group(parser):
         "--log_every_steps", type=int, default=100,
         help="with --verbose 1: a step/loss/images/s/ETA line every N steps when stdout is a log file or pipe (a "
         "terminal shows a live bar); 0: no lines (100)",
+    )  # fmt: skip
+
+
+def _checkpoint_group(parser):
+    checkpoints = parser.add_argument_group("checkpoints and backups")
+    checkpoints.add_argument(
+        "--keep_checkpoints", type=int, default=3,
+        help="keep the last K checkpoints/epoch_NNN.keras (plus best_val_AP.keras); an older one is removed only "
+        "after the newer one is written (3)",
+    )  # fmt: skip
+    checkpoints.add_argument(
+        "--backup_every_minutes", type=float, default=30.0,
+        help="also write the resume state mid-epoch every this many minutes, bounding what a kill -9 loses (30; 0: "
+        "only at epoch ends and on SIGTERM)",
     )  # fmt: skip
 
 
@@ -217,5 +232,6 @@ def config_from_args(args):
         schedule=group(config.ScheduleConfig),
         hardware=group(config.HardwareConfig),
         reports=group(config.ReportConfig, profile_batch=parse_profile_batch(args.profile_batch)),
+        checkpoints=group(config.CheckpointConfig),
         augmentation=group(config.AugmentationConfig),
     )

@@ -1,7 +1,7 @@
 """Training: `train(...)` and the named pieces it composes.
 
 config.py     TrainConfig: the job as records grouped like the CLI (data, model, schedule, hardware, reports,
-              augmentation), json round trip, saved as model_dir/train_config.json
+              checkpoints, augmentation), json round trip, saved as model_dir/train_config.json
 checks.py     every input checked before anything is built (one line naming the argument and the rule)
 plan.py       the run's numbers: precision policy, epochs x steps, the learning-rate rule and its first line
 builders.py   distribution runtime, class map, training data, compiled model, callback list
@@ -12,6 +12,7 @@ synthetic.py  a fixed, seeded synthetic-set run that tests and benchmarks compar
 from keras_centernet.training.checks import check_training_inputs
 from keras_centernet.training.config import (
     AugmentationConfig,
+    CheckpointConfig,
     DataConfig,
     HardwareConfig,
     ModelConfig,
@@ -31,6 +32,7 @@ from keras_centernet.training.train import finished_run, train
 
 __all__ = [
     "AugmentationConfig",
+    "CheckpointConfig",
     "DataConfig",
     "HardwareConfig",
     "LR_DROPS",

@@ -6,6 +6,7 @@
       schedule      ScheduleConfig      batch, steps/epochs, learning rate rule, warm-up, seed
       hardware      HardwareConfig      precision, Horovod, accelerators, XLA
       reports       ReportConfig        performance summary, profiler, COCO evaluation, verbosity
+      checkpoints   CheckpointConfig    how many epoch checkpoints stay, how often the step backup is written
       augmentation  AugmentationConfig  crop (paper's scale or OD API's object crop + pad), flip, colour, lighting
 
 Every field has the name of its `train(...)` keyword and CLI flag, so `TrainConfig.from_keywords(data_dir,
@@ -112,6 +113,16 @@ class ReportConfig(_Group):
 
 
 @dataclasses.dataclass(frozen=True)
+class CheckpointConfig(_Group):
+    """keep_checkpoints: the last K `checkpoints/epoch_NNN.keras` stay (older ones are removed once the newer one
+    is durable; the best one is kept apart); backup_every_minutes: the resume state is also written mid-epoch
+    at the first step after this many minutes since the last one (0: only at epoch ends and on SIGTERM)."""
+
+    keep_checkpoints: int = 3
+    backup_every_minutes: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
 class AugmentationConfig(_Group):
     """Training-time augmentation (keras_centernet.data.pipeline.build_dataset); the defaults are the paper's.
 
@@ -149,6 +160,7 @@ GROUPS = {
     "schedule": ScheduleConfig,
     "hardware": HardwareConfig,
     "reports": ReportConfig,
+    "checkpoints": CheckpointConfig,
     "augmentation": AugmentationConfig,
 }
 
@@ -162,6 +174,7 @@ class TrainConfig:
     schedule: ScheduleConfig = ScheduleConfig()
     hardware: HardwareConfig = HardwareConfig()
     reports: ReportConfig = ReportConfig()
+    checkpoints: CheckpointConfig = CheckpointConfig()
     augmentation: AugmentationConfig = AugmentationConfig()
 
     def to_dict(self):
