@@ -144,30 +144,82 @@ def _targets_in_pixels(example, table):
     return tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
 
 
-def read_records(files, *, training, seed, shard, shuffle_buffer, repeat, cycle_length, deterministic):
-    """Serialized records of ``files``: this worker's ``shard`` (whole files when there are at least ``count``,
-    else every count-th record), files and records shuffled when ``training``, repeated when ``repeat``."""
+def worker_files(files, shard):
+    """(this worker's files, record shard or None): whole files ``files[index::count]`` when there are at least
+    ``count`` files, else every file and ``(count, index)``: every count-th record of their common order."""
+    if shard is None:
+        return list(files), None
+    count, index = (int(value) for value in shard)
+    if not 0 <= index < count:
+        raise ValueError(f"shard={shard}: need 0 <= index < count")
+    if len(files) >= count:
+        return list(files)[index::count], None
+    return list(files), (count, index)
+
+
+def records_per_pass(files, record_shard):
+    """Records one pass over ``files`` gives this worker (every count-th record with ``record_shard``)."""
+    from keras_centernet.data.split_check import count_records
+
+    total = sum(count_records(path) for path in files)
+    if record_shard is None:
+        return total
+    count, index = record_shard
+    return max(0, (total - index + count - 1) // count)
+
+
+def _interleaved(files, *, shuffle_files, file_seed, record_shard, cycle_length, deterministic):
+    """Records of ``files`` (their order shuffled by ``file_seed`` with ``shuffle_files``, unless record-sharded),
+    interleaved one at a time."""
     dataset = tf.data.Dataset.from_tensor_slices(files)
-    shard_records = False
-    if shard is not None:
-        count, index = (int(value) for value in shard)
-        if not 0 <= index < count:
-            raise ValueError(f"shard={shard}: need 0 <= index < count")
-        if len(files) >= count:
-            dataset = dataset.shard(count, index)
-        else:
-            shard_records = True
-    if training and not shard_records:  # (record sharding needs the same record order on every worker)
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if shuffle_files and record_shard is None:  # (record sharding needs the same order on every worker)
+        dataset = dataset.shuffle(len(files), seed=file_seed, reshuffle_each_iteration=True)
     dataset = dataset.interleave(
         lambda path: tf.data.TFRecordDataset(path, buffer_size=_RECORD_BUFFER_BYTES),
         cycle_length=max(1, min(cycle_length, len(files))),
         block_length=1,
         num_parallel_calls=AUTOTUNE,
-        deterministic=deterministic or shard_records,  # every worker must cut the same record order
+        deterministic=deterministic or record_shard is not None,  # every worker must cut the same record order
     )
-    if shard_records:
-        dataset = dataset.shard(count, index)
+    return dataset.shard(*record_shard) if record_shard is not None else dataset
+
+
+def pass_seed(seed, pass_index):
+    """The seed of pass ``pass_index`` (int64 tensor) over the training records: one per (run seed, pass)."""
+    return (tf.constant(int(seed), tf.int64) * 7919 + tf.cast(pass_index, tf.int64)) % (2**31 - 1)
+
+
+def seeded_passes(files, *, seed, shard, shuffle_buffer, cycle_length, start=0):
+    """Training (record, int64 random) pairs, pass after pass, each pass a function of (``seed``, pass index)
+    only: its file order, record shuffle and augmentation randoms. So the stream from element ``start`` on
+    (``start`` = examples this worker already drew, e.g. steps x its batch) is the same whether it is built at 0 or
+    at ``start``: a resumed run reads exactly what the uninterrupted run reads. Skips at most one pass of raw
+    records (no decoding)."""
+    files, record_shard = worker_files(files, shard)
+    per_pass = records_per_pass(files, record_shard)
+    if per_pass < 1:
+        raise ValueError(f"shard={shard} of {len(files)} file(s) holds no records")
+    first_pass, offset = divmod(int(start), per_pass)
+
+    def one_pass(pass_index):
+        pass_seed_ = pass_seed(seed, pass_index)
+        records = _interleaved(files, shuffle_files=True, file_seed=pass_seed_, record_shard=record_shard,
+                               cycle_length=cycle_length, deterministic=True)  # fmt: skip
+        if shuffle_buffer:
+            records = records.shuffle(shuffle_buffer, seed=pass_seed_)
+        return tf.data.Dataset.zip(records, tf.data.Dataset.random(seed=pass_seed_))
+
+    passes = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass)
+    return passes.skip(offset)
+
+
+def read_records(files, *, training, seed, shard, shuffle_buffer, repeat, cycle_length, deterministic):
+    """Serialized records of ``files``: this worker's ``shard`` (see ``worker_files``), files and records shuffled
+    when ``training``, repeated when ``repeat`` (each repetition reshuffled at random: ``seeded_passes`` is the
+    reproducible form)."""
+    files, record_shard = worker_files(files, shard)
+    dataset = _interleaved(files, shuffle_files=training, file_seed=seed, record_shard=record_shard,
+                           cycle_length=cycle_length, deterministic=deterministic)  # fmt: skip
     if training and shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     return dataset.repeat() if repeat else dataset
@@ -296,6 +348,18 @@ def augmentation_options(keywords):
     return options
 
 
+def _records_and_randoms(files, *, training, seed, shard, shuffle_buffer, repeat, cycle_length, deterministic, start):
+    """(record, random) pairs: ``seeded_passes`` for seeded, repeated training, else ``read_records``."""
+    if training and repeat and seed is not None:
+        return seeded_passes(files, seed=seed, shard=shard, shuffle_buffer=shuffle_buffer, cycle_length=cycle_length,
+                             start=start)  # fmt: skip
+    if start:
+        raise ValueError(f"build_dataset: start={start} needs training=True, repeat=True and a seed")
+    dataset = read_records(files, training=training, seed=seed, shard=shard, shuffle_buffer=shuffle_buffer,
+                           repeat=repeat, cycle_length=cycle_length, deterministic=deterministic)  # fmt: skip
+    return with_randoms(dataset, training=training, seed=seed)
+
+
 def _check_sizes(batch_size, image_size, max_boxes):
     for name, value in (("batch_size", batch_size), ("image_size", image_size), ("max_boxes", max_boxes)):
         if int(value) < 1:
@@ -317,6 +381,7 @@ def build_dataset(
     repeat=False,
     cycle_length=8,
     num_parallel_calls=AUTOTUNE,
+    start=0,
     **augmentation,
 ):
     """A ``tf.data.Dataset`` of batches from OD API TFRecords.
@@ -335,7 +400,10 @@ def build_dataset(
             when there are at least ``count`` files, else every count-th record.
         seed: int for reproducible shuffling and augmentation (same seed -> same batches); None: random.
         drop_remainder: default ``training``. repeat: repeat forever (training with steps_per_epoch; keeps
-            Horovod workers in step).
+            Horovod workers in step). With ``training``, ``repeat`` and a ``seed``, every pass over the records
+            has its own order and augmentation, a function of (seed, pass) only (``seeded_passes``).
+        start: with ``training``, ``repeat`` and a ``seed``: examples this worker already drew (steps done x its
+            batch); the stream begins there, exactly as the one built at 0 continues (a resumed run's data).
         cycle_length: shards read at once (and records decoded at once, at least one per CPU).
         num_parallel_calls: parallelism of parse / augment / batch (default AUTOTUNE).
         augmentation: training's augmentation, the fields of ``training.config.AugmentationConfig`` as keywords
@@ -355,9 +423,9 @@ def build_dataset(
     deterministic = seed is not None or not training
     parallel = {"num_parallel_calls": num_parallel_calls, "deterministic": deterministic}
 
-    dataset = read_records(files, training=training, seed=seed, shard=shard, shuffle_buffer=shuffle_buffer,
-                           repeat=repeat, cycle_length=cycle_length, deterministic=deterministic)
-    dataset = with_randoms(dataset, training=training, seed=seed).map(parse, **parallel)
+    dataset = _records_and_randoms(files, training=training, seed=seed, shard=shard, shuffle_buffer=shuffle_buffer,
+                                   repeat=repeat, cycle_length=cycle_length, deterministic=deterministic, start=start)
+    dataset = dataset.map(parse, **parallel)
     dataset = decode(dataset, cycle_length=cycle_length, **parallel)
     if training:
         stage = functools.partial(augment_example, table=table, letterbox=letterbox, max_boxes=max_boxes,

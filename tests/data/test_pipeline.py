@@ -210,3 +210,45 @@ def test_training_shards_are_disjoint_without_a_seed(encode_image, record_writer
 
     first, second = labels(0), labels(1)
     assert sorted(first + second) == list(range(6))
+
+
+def _stream(root, start, batches, shard=None, batch_size=3):
+    from keras_centernet.data import build_dataset
+
+    dataset = build_dataset(_pattern(root), training=True, batch_size=batch_size, image_size=64, max_boxes=5, seed=7,
+                            repeat=True, shard=shard, shuffle_buffer=4, start=start)  # fmt: skip
+    return _batches(dataset.take(batches))
+
+
+@pytest.mark.parametrize("shard", [None, (2, 1), (3, 0)])
+def test_a_stream_built_at_a_later_step_continues_the_one_built_at_zero(dataset_dir, shard):
+    """8 records (per worker 4, or every third: 3), batch 3: 7 batches cross two or more passes; the stream built
+    at example 3 x k equals batches k.. of the stream built at 0, images and targets (augmentation included)."""
+    full = _stream(dataset_dir, 0, 7, shard)
+    for k in (1, 3, 4):
+        later = _stream(dataset_dir, 3 * k, 7 - k, shard)
+        for (images, targets), (expected_images, expected_targets) in zip(later, full[k:], strict=True):
+            np.testing.assert_array_equal(images, expected_images)
+            np.testing.assert_array_equal(targets["boxes"], expected_targets["boxes"])
+            np.testing.assert_array_equal(targets["labels"], expected_targets["labels"])
+
+
+def test_each_pass_has_its_own_order_and_every_record_once(dataset_dir):
+    """Over 8 records, passes 1, 2 and 3 each hold every record once, in orders that differ."""
+    import tensorflow as tf
+
+    from keras_centernet.data import pipeline, tfrecord
+
+    files = sorted(tf.io.gfile.glob(_pattern(dataset_dir)))
+    stream = pipeline.seeded_passes(files, seed=7, shard=None, shuffle_buffer=4, cycle_length=8).take(24)
+    ids = [tfrecord.parse_example(record)["source_id"].numpy().decode() for record, _ in stream]
+    passes = [ids[8 * p: 8 * p + 8] for p in range(3)]
+    assert all(sorted(order) == [str(i) for i in range(8)] for order in passes)
+    assert len({tuple(order) for order in passes}) == 3
+
+
+def test_start_without_a_seeded_repeated_training_stream_is_refused(dataset_dir):
+    from keras_centernet.data import build_dataset
+
+    with pytest.raises(ValueError, match="start=3 needs training=True, repeat=True and a seed"):
+        build_dataset(_pattern(dataset_dir), training=True, batch_size=3, image_size=64, start=3)
