@@ -1,6 +1,9 @@
 """Every training input checked before anything is built: one InputError line naming the argument (or shard)
 and the rule (keras_centernet.validation)."""
 
+import math
+import numbers
+
 from keras_centernet.validation import (
     InputError,
     check_dir_exists,
@@ -70,12 +73,20 @@ def check_augmentation(augmentation):
         raise InputError(f"--crop must be scale or object, got {augmentation.crop!r}")
 
 
+def check_learning_rate(value, argument="--learning_rate"):
+    """A finite number > 0 (a negative rate climbs the loss, 0 trains nothing), else InputError naming `argument`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise InputError(f"{argument} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def check_config(config):
     """All of `config` checked in the order train() always has (learning-rate flags, then the data, the model_dir);
     returns (the lr_boundaries as steps or None, the number of training records)."""
     from keras_centernet.schedules import parse_lr_boundaries
 
     schedule = config.schedule
+    check_learning_rate(schedule.learning_rate)
     boundaries = parse_lr_boundaries(schedule.lr_boundaries)
     check_positive(schedule.lr_reference_batch, "--lr_reference_batch")
     check_augmentation(config.augmentation)
