@@ -216,7 +216,8 @@ def _none_or_text(value):
 
 
 def config_from_args(args):
-    """The `TrainConfig` of parsed flags: each argument group fills the record of the same name."""
+    """The `TrainConfig` of parsed flags: each argument group fills the record of the same name; `--recipe NAME`
+    (its fields already set by RecipeAction) is recorded as `model.recipe`, so train_config.json names it."""
     import dataclasses
 
     from keras_centernet.callbacks.profiler import parse_profile_batch

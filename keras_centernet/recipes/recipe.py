@@ -17,10 +17,11 @@ class Recipe:
     fields: dict = dataclasses.field(default_factory=dict)
 
     def config(self, **overrides):
-        """The `TrainConfig` of this recipe, `overrides` (flat field names, e.g. data_dir=, batch_size=) winning."""
+        """The `TrainConfig` of this recipe, named in its `recipe` field, `overrides` (flat field names, e.g.
+        data_dir=, batch_size=) winning."""
         from keras_centernet.training.config import TrainConfig
 
-        return TrainConfig().replace(**{**self.fields, **overrides})
+        return TrainConfig().replace(**{**self.fields, "recipe": self.name, **overrides})
 
     def to_dict(self):
         """json: name, description, source, coco_map and fields (tuples as lists)."""

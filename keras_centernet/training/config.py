@@ -2,7 +2,7 @@
 
     TrainConfig
       data          DataConfig          where the records are, where the run writes, input size, boxes per image
-      model         ModelConfig         backbone, neck, their weights, a checkpoint to fine-tune from
+      model         ModelConfig         backbone, neck, their weights, a checkpoint to fine-tune from, recipe name
       schedule      ScheduleConfig      batch, steps/epochs, learning rate rule, warm-up, seed
       hardware      HardwareConfig      precision, Horovod, accelerators, XLA
       reports       ReportConfig        performance summary, profiler, COCO evaluation, verbosity
@@ -57,7 +57,9 @@ class DataConfig(_Group):
 class ModelConfig(_Group):
     """backbone name, neck ("fpn" or "deconv"), backbone_weights ("imagenet" or a file), fine_tune_ckpt (a
     .keras or .weights.h5 loaded by name and shape); head_channels of each head's 3x3 conv (64: paper, 256: OD
-    API); box_loss_normalization of the size and offset L1: "coordinates" (2 x boxes, paper) or "boxes" (OD API)."""
+    API); box_loss_normalization of the size and offset L1: "coordinates" (2 x boxes, paper) or "boxes" (OD API);
+    recipe: the name of the recipe the job started from (`train --recipe NAME`, `Recipe.config()`; None: flags only),
+    a record of where the values came from: they are in the fields of every group."""
 
     backbone: str = "resnet101"
     neck: str = "fpn"
@@ -65,6 +67,7 @@ class ModelConfig(_Group):
     fine_tune_ckpt: str = None
     head_channels: int = 64
     box_loss_normalization: str = "coordinates"
+    recipe: str = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,7 +61,16 @@ def test_train_recipe_flag_gives_the_recipe_config_and_given_flags_win():
 
 
 def test_seed_recipe_is_what_the_run_scripts_passed_as_flags():
-    assert _config("--recipe", "seed_r101_fpn_512") == _config(*SEED_FLAGS)
+    assert _config("--recipe", "seed_r101_fpn_512") == _config(*SEED_FLAGS).replace(recipe="seed_r101_fpn_512")
+
+
+@pytest.mark.parametrize("name", list(REPORTED_MAP))
+def test_the_config_names_its_recipe_and_round_trips_it(name):
+    flagged = _config("--recipe", name, "--batch_size", "2")
+    assert flagged.model.recipe == name == recipes.get(name).config().model.recipe
+    assert json.loads(json.dumps(flagged.to_dict()))["model"]["recipe"] == name
+    assert TrainConfig.from_dict(json.loads(json.dumps(flagged.to_dict()))) == flagged
+    assert _config().model.recipe is None and TrainConfig().model.recipe is None
 
 
 def test_paper_recipe_trains_140_epochs_dropping_at_90_and_120():
