@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 
 from keras_centernet.commands.flags import add_bool
 
@@ -142,6 +143,59 @@ def run(args):
     return 0
 
 
+_LISTED = 3  # classes named per kind of difference; the rest are counted
+_PLACEHOLDER_NAME = re.compile(r"class_\d+")  # CenterNet's default class_names: no name to compare
+
+
+def _some(items):
+    more = f", +{len(items) - _LISTED} more" if len(items) > _LISTED else ""
+    return ", ".join(items[:_LISTED]) + more
+
+
+def check_classes(model_ids, model_names, categories, weights, source, dataset_names_known=True):
+    """The model's classes (dataset ids and names) against the scored dataset's `categories` ([{"id", "name"}]).
+
+    Detections are scored by class id and the table is printed under the dataset's names, so: the same ids and
+    names -> None; they share at least one class (same id, same name) but differ otherwise (renamed ids, dataset
+    classes the model never predicts and that score AP 0, model classes the dataset lacks) -> one warning line
+    naming the differences; no shared class -> InputError (every number of the table would be about other classes).
+    A model name `class_N` (the default when none were given) and dataset names read from neither a label map nor
+    an annotation json (`dataset_names_known` False) are not compared: ids decide.
+    """
+    from keras_centernet.validation import InputError
+
+    model = {int(i): str(n) for i, n in zip(model_ids, model_names)}
+    dataset = {int(c["id"]): str(c["name"]) for c in categories}
+
+    def same(class_id):
+        name = model[class_id]
+        return not dataset_names_known or _PLACEHOLDER_NAME.fullmatch(name) or name == dataset[class_id]
+
+    shared = [i for i in sorted(model) if i in dataset and same(i)]
+    renamed = [f"{i} {model[i]!r}/{dataset[i]!r}" for i in sorted(model) if i in dataset and not same(i)]
+    missing = [f"{i} {dataset[i]!r}" for i in sorted(dataset) if i not in model]
+    extra = [f"{i} {model[i]!r}" for i in sorted(model) if i not in dataset]
+    if not (renamed or missing or extra):
+        return None
+    if not shared:
+        listed = [f"{i} {n!r}" for i, n in sorted(model.items())]
+        raise InputError(
+            f"{weights} was trained on other classes than {source}: no class has the same id and name in both "
+            f"(model: {_some(listed)}; dataset: {_some([f'{i} {n!r}' for i, n in sorted(dataset.items())])}); "
+            "evaluate it on the dataset it was trained on, or train one on this dataset (train --fine_tune_ckpt)"
+        )
+    kinds = [
+        (renamed, "named differently (model/dataset)"),
+        (missing, "of the dataset not in the model (AP 0)"),
+        (extra, "of the model not in the dataset (not scored)"),
+    ]
+    parts = [f"{len(items)} {kind}: {_some(items)}" for items, kind in kinds if items]
+    return (
+        f"the classes of {weights} differ from {source}: {'; '.join(parts)}; the {len(shared)} shared class(es) are "
+        "scored by id under the dataset's names"
+    )
+
+
 def _run_model(args, file_pattern, label_map, ground_truth):
     from tqdm import tqdm
 
@@ -154,15 +208,16 @@ def _run_model(args, file_pattern, label_map, ground_truth):
     model = load_centernet(args.weights)
     set_flip_test(model, args.flip)
     image_size = Letterbox.for_model(model, args.image_size).image_size
-    if label_map is not None:
-        from keras_centernet.data.label_map import class_ids
-
-        ids = class_ids(label_map)
-        if sorted(model.class_ids) != ids:
-            print(
-                f"warning: the model's class_ids {list(model.class_ids)[:10]}... differ from the label map's "
-                f"{ids[:10]}...; detections use the model's"
-            )
+    if args.annotations:
+        source = f"the categories of --annotations {args.annotations!r}"
+    else:
+        source = f"the {'label map' if label_map else 'records'} of --data_dir {args.data_dir!r}"
+    warning = check_classes(
+        model.class_ids, model.class_names, ground_truth["categories"], f"--weights {args.weights!r}", source,
+        dataset_names_known=bool(args.annotations or label_map),
+    )  # fmt: skip
+    if warning:
+        print(f"evaluate: warning: {warning}")
     dataset = build_dataset(
         file_pattern,
         training=False,
