@@ -5,6 +5,7 @@
 Crowd annotations are kept with ``is_crowd=1`` (training ignores them, COCO evaluation uses them); images
 without annotations are kept; boxes are clipped to the image and zero-area ones dropped. Boxes with a negative
 width or height or a NaN / infinite number are invalid annotations: named, and skipped only with ``skip_invalid``.
+An image id listed twice or a category id listed with two names is always refused before anything is written.
 """
 
 import json
@@ -27,13 +28,52 @@ def _pixel_box(annotation, where):
     return box, None
 
 
+def _listed(count):
+    return "twice" if count == 2 else f"{count} times"
+
+
+def _duplicates_line(source, what, duplicates):
+    """``SOURCE: WHAT ID is listed twice (A, B)`` for the first of ``duplicates`` ({id: [shown values]} of the
+    ids listed more than once), and ``; N more WHATs are listed more than once`` when there are others."""
+    (first, shown), *others = duplicates.items()
+    more = f"; {len(others)} more {what}{'s are' if len(others) > 1 else ' is'} listed more than once" if others else ""
+    return f"{source}: {what} {first} is listed {_listed(len(shown))} ({', '.join(shown)}){more}"
+
+
+def _check_unique_image_ids(images, source):
+    """Raises ConversionError naming the first image id listed more than once (with its file names): the
+    annotations of such an id cannot be told apart, and would all land on one of its images."""
+    files = {}
+    for image in images:
+        files.setdefault(image.get("id"), []).append(str(image.get("file_name")))
+    duplicates = {image_id: names for image_id, names in files.items() if len(names) > 1}
+    if duplicates:
+        raise conversion.ConversionError(_duplicates_line(source, "image id", duplicates))
+
+
+def _unique_categories(categories, source):
+    """``{id: name}`` of the json's categories; raises ConversionError naming the first id listed with two
+    different names (which name the label map should keep is unknown). The same id listed again with the same
+    name (e.g. merged category lists) changes nothing and is accepted."""
+    names = {}
+    for category in categories:
+        names.setdefault(int(category["id"]), []).append(str(category["name"]))
+    conflicting = {category_id: [json.dumps(name) for name in listed] for category_id, listed in names.items()
+                   if len(set(listed)) > 1}
+    if conflicting:
+        raise conversion.ConversionError(_duplicates_line(source, "category id", conflicting))
+    return {category_id: listed[0] for category_id, listed in names.items()}
+
+
 def read_coco_entries(annotations):
     """Parse a COCO instances json (a path or the loaded dict).
 
     Returns ``(entries, categories, invalid)``: ``ImageEntry`` per image with paths relative to the image
     folder (joined later), ``{id: name}`` of the json's categories, and messages for annotations whose
     category id is not among them, whose image id is unknown, or whose ``[x, y, width, height]`` bbox (pixels)
-    is not 4 finite numbers with width, height >= 0 (those annotations are left out).
+    is not 4 finite numbers with width, height >= 0 (those annotations are left out). An image id listed
+    twice, or a category id listed with two names, raises ConversionError naming them (``skip_invalid`` cannot
+    help: which boxes or name belong where is unknown).
     """
     if isinstance(annotations, (str, os.PathLike)):
         source = os.fspath(annotations)
@@ -47,7 +87,8 @@ def read_coco_entries(annotations):
     for key in ("images", "categories"):
         if key not in annotations:
             raise ValueError(f"{source}: no '{key}' list: not a COCO instances file")
-    categories = {int(category["id"]): str(category["name"]) for category in annotations["categories"]}
+    categories = _unique_categories(annotations["categories"], source)
+    _check_unique_image_ids(annotations["images"], source)
     entries, by_id = [], {}
     for image in annotations["images"]:
         entry = conversion.ImageEntry(
@@ -97,7 +138,8 @@ def convert_coco(
     """Convert a COCO json + image folder to ``output``'s TFRecords; returns a ConversionSummary.
 
     ``num_shards`` defaults to 100 for the train split and 10 otherwise (the seed's layout). Missing image
-    files and unknown category ids raise ConversionError naming them unless ``skip_invalid``.
+    files and unknown category ids raise ConversionError naming them unless ``skip_invalid``; an image id
+    listed twice or a category id listed with two names raises it always, before anything is written.
     """
     entries, categories, invalid = read_coco_entries(annotations)
     if not os.path.isdir(images):

@@ -7,20 +7,25 @@ the shards in parallel worker processes with a progress bar, and returns a ``Con
 A split is written all or nothing: its shards go to a staging folder beside them
 (``DIR/tfrecords/.{prefix}_{split}.tmp-{pid}/``) and replace the split's earlier shards only when every image
 was read and written; the label map is written (atomically) after that. A failed conversion leaves the earlier
-shards and label map as they were; the staging folder of a killed one is removed by the next run.
+shards and label map as they were; the worker processes of a killed one end with it, and its staging folder
+is removed by the next run.
 """
 
 import concurrent.futures
 import contextlib
+import ctypes
 import dataclasses
 import glob
 import io
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import shutil
+import signal
 import sys
+import threading
 
 from keras_centernet.atomic_files import _pid_alive, atomic_path
 from keras_centernet.data import layout
@@ -222,10 +227,41 @@ def _encode_entry(entry, summary, skip_invalid):
 
 
 _progress_queue = None
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _init_worker(progress_queue):
+def _end_with_parent(parent_pid):
+    """Make this worker process end as soon as ``parent_pid`` (the process that started its pool) dies, even by
+    ``kill -9``: otherwise it finishes its shard and then waits for work forever, holding TensorFlow's memory.
+
+    Linux: the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``; the pool starts its
+    workers from the calling thread, which outlives the pool). A parent that died before that call is caught by
+    ``os.getppid()`` (the orphan's parent is no longer ``parent_pid``). Elsewhere, or if prctl fails, a daemon
+    thread waits on the parent's sentinel (a pipe the parent holds open; readable at its death) and exits.
+    Nothing is lost by ending at once: the worker writes only into the staging folder, which the next run removes.
+    """
+    watched = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            watched = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    parent = multiprocessing.parent_process()
+    if not watched and parent is not None and parent.sentinel is not None:
+
+        def exit_at_parents_death():
+            multiprocessing.connection.wait([parent.sentinel])
+            os._exit(1)
+
+        threading.Thread(target=exit_at_parents_death, name="exit-with-parent", daemon=True).start()
+
+
+def _init_worker(progress_queue, parent_pid):
     global _progress_queue
+    _end_with_parent(parent_pid)
     _progress_queue = progress_queue
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -407,11 +443,12 @@ def _write_shards(tasks, workers, count, description, progress):
 
 def _write_in_pool(tasks, workers, bar):
     # "spawn": forking a process that already runs TensorFlow threads can deadlock the children. A worker
-    # that dies raises BrokenProcessPool here instead of hanging.
+    # that dies raises BrokenProcessPool here instead of hanging; the workers end when this process dies
+    # (_end_with_parent).
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
     with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(progress_queue,)
+        workers, mp_context=context, initializer=_init_worker, initargs=(progress_queue, os.getpid())
     ) as executor:
         futures = [executor.submit(_write_shard, task) for task in tasks]
         try:
