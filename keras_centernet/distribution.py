@@ -87,6 +87,14 @@ class Runtime:
 
         return hvd.broadcast_object(value, root_rank=0, name="from_chief")
 
+    def all_ranks(self, flag):
+        """True on every process when `flag` is true on every process (Horovod gathers them; one process: `flag`)."""
+        if not self.use_horovod:
+            return bool(flag)
+        import horovod.tensorflow as hvd
+
+        return all(hvd.allgather_object(bool(flag), name="all_ranks"))
+
     def scope(self):
         """Context to build and compile the model in (the MirroredStrategy scope, else a no-op)."""
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()

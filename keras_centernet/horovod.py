@@ -6,6 +6,7 @@ gating and the `Runtime` in `keras_centernet.distribution`.
 - `HorovodGradientReducer`: set as ``model.gradient_reducer``; `CenterNet.train_step` calls it on the
   gradients after the tape and before ``optimizer.apply`` (all-reduce, average, optional fp16 wire format).
 - `horovod_jit_compile(jit_compile)`: XLA cannot wrap Horovod's collective ops; resolves to False.
+- `any_rank(*flags)`: the ranks agree on flags (a SIGTERM on any rank stops all at the same step).
 
 Horovod is imported lazily, so this module imports without it.
 """
@@ -91,3 +92,14 @@ class HorovodGradientReducer:
 
     def __repr__(self):
         return f"HorovodGradientReducer(compression={self.compression!r})"
+
+
+def any_rank(*flags):
+    """The logical OR over every Horovod rank of each of `flags` (bools), as a tuple: one all-reduce (Max) that
+    every rank must make at the same point (e.g. after each step: `callbacks.preemption.PreemptionGuard`)."""
+    import numpy as np
+    import tensorflow as tf
+
+    hvd = import_horovod()
+    values = hvd.allreduce(tf.constant(np.array(flags, np.float32)), op=hvd.Max, name="any_rank_flags")
+    return tuple(bool(value > 0) for value in values.numpy())

@@ -177,7 +177,7 @@ def test_train_prints_the_effective_rate_first_and_uses_it(synthetic_records, tm
         max_boxes=8, use_gpu=False, seed=0,
     )  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("train: single on 1 device(s), float32, global batch 2, 1 epoch(s) x 2 steps")
+    assert lines[0].startswith("train: single on 1 device(s), float32, global batch 2, 1 epoch(s) of 2 steps = 2 steps")
     assert lines[0].endswith("learning rate 0.0005 (= 0.001 x 2 / 4), x0.1 at steps 1"), lines[0]
     assert lines[1] == "train: warning: --lr_boundaries 5 >= the run's 2 steps: no drop there"
     schedule = model.optimizer._learning_rate

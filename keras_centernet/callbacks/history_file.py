@@ -26,17 +26,18 @@ class HistoryFile(keras.callbacks.Callback):
     """Appends each epoch's logs (as floats, with its 1-based "epoch") to the json at `path`.
 
     `initial_epoch`: epochs already done by an earlier run; rows after it (from epochs redone on resume) are
-    dropped when training begins, so each epoch appears once.
+    dropped when training begins (the first `model.fit` of a run; later ones add to it), so each epoch appears once.
     """
 
     def __init__(self, path, initial_epoch=0):
         super().__init__()
         self.path = path
         self.initial_epoch = int(initial_epoch)
-        self.history = {}
+        self.history = None
 
     def on_train_begin(self, logs=None):
-        self.history = history_until(read_history(self.path), self.initial_epoch)
+        if self.history is None:
+            self.history = history_until(read_history(self.path), self.initial_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         rows = len(self.history.get("epoch", []))

@@ -22,16 +22,20 @@ def _tf_variables(variables):
 
 
 class BroadcastGlobalVariablesCallback(keras.callbacks.Callback):
-    """Copies rank ``root_rank``'s model and optimizer variables to every rank before the first step.
+    """Copies rank ``root_rank``'s model and optimizer variables to every rank before the first step (once, also
+    when the callback is passed to several ``fit`` calls of one run).
 
     Builds the optimizer first (``optimizer.build(model.trainable_variables)``) so its slots and
     iteration counter are broadcast too (what resuming from a checkpoint needs). If the model is not yet
-    built at train start, the broadcast happens after the first batch instead.
+    built at train start, the broadcast happens after the first batch instead. ``include_non_trainable``
+    False leaves each rank's BatchNorm moving statistics as they are: right when every rank restored its own
+    backup of the same step (they differ between ranks until the epoch end averages them).
     """
 
-    def __init__(self, root_rank=0):
+    def __init__(self, root_rank=0, include_non_trainable=True):
         super().__init__()
         self.root_rank = root_rank
+        self.include_non_trainable = bool(include_non_trainable)
         self.broadcast_done = False
 
     def _broadcast(self):
@@ -39,14 +43,14 @@ class BroadcastGlobalVariablesCallback(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
-        variables = list(self.model.variables)
+        variables = list(self.model.variables if self.include_non_trainable else self.model.trainable_variables)
         if optimizer is not None:
             variables += list(optimizer.variables)
         hvd.broadcast_variables(_tf_variables(variables), root_rank=self.root_rank)
         self.broadcast_done = True
 
     def on_train_begin(self, logs=None):
-        if self.model.built and self.model.variables:
+        if not self.broadcast_done and self.model.built and self.model.variables:
             self._broadcast()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -99,10 +103,10 @@ class MetricAverageCallback(keras.callbacks.Callback):
             logs[key] = float(value)
 
 
-def horovod_callbacks(root_rank=0, average_metrics=True, sync_non_trainable=True):
+def horovod_callbacks(root_rank=0, average_metrics=True, sync_non_trainable=True, broadcast_non_trainable=True):
     """The Horovod callbacks in the order they must precede every other callback:
-    broadcast, non-trainable averaging, metric averaging."""
-    callbacks = [BroadcastGlobalVariablesCallback(root_rank=root_rank)]
+    broadcast (see its ``include_non_trainable``), non-trainable averaging, metric averaging."""
+    callbacks = [BroadcastGlobalVariablesCallback(root_rank=root_rank, include_non_trainable=broadcast_non_trainable)]
     if sync_non_trainable:
         callbacks.append(SyncNonTrainableVariablesCallback())
     if average_metrics:

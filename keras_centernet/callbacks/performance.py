@@ -85,7 +85,9 @@ class PerformanceCallback(keras.callbacks.Callback):
         print_fn: where the one-line summary goes.
         clock: seconds as a float (default `time.perf_counter`); tests pass a clock they advance themselves.
 
-    After training, ``callback.summary`` holds the dict that was written.
+    After training, ``callback.summary`` holds the dict that was written. Passed to several ``fit`` calls (train()
+    runs a resumed epoch's rest and a shorter last epoch in fits of their own), it counts them together from the
+    first and rewrites the summary after each.
     """
 
     def __init__(
@@ -114,12 +116,15 @@ class PerformanceCallback(keras.callbacks.Callback):
         self.print_fn = print_fn
         self.clock = clock
         self.summary = None
+        self._train_begin = None
 
     @property
     def global_batch_size(self):
         return self.batch_size * self.num_devices
 
     def on_train_begin(self, logs=None):
+        if self._train_begin is not None:
+            return  # a later model.fit of the same run: the counts go on
         self._train_begin = self.clock()
         self._steps = 0
         self._timed_steps = 0

@@ -198,8 +198,10 @@ def run(args):
 
 
 def run_config(config):
-    """Runs `training.train(config=config)`; a non-finite loss ends it with one line and exit 1, else exit 0."""
+    """Runs `training.train(config=config)`: exit 0; a non-finite loss ends it with one line and exit 1; SIGTERM
+    with its backup written, one line and exit 143 (`callbacks.preemption.INTERRUPTED_EXIT_STATUS`)."""
     from keras_centernet.callbacks.nonfinite import NonFiniteLossError
+    from keras_centernet.callbacks.preemption import INTERRUPTED_EXIT_STATUS, TrainingInterrupted
     from keras_centernet.training import train
 
     try:
@@ -207,6 +209,9 @@ def run_config(config):
     except NonFiniteLossError as error:
         print(f"keras-centernet train: error: {error}", file=sys.stderr)
         return 1
+    except TrainingInterrupted as interrupted:
+        print(f"keras-centernet train: {interrupted}", file=sys.stderr)
+        return INTERRUPTED_EXIT_STATUS
     return 0
 
 

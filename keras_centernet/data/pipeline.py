@@ -168,9 +168,9 @@ def records_per_pass(files, record_shard):
     return max(0, (total - index + count - 1) // count)
 
 
-def _interleaved(files, *, shuffle_files, file_seed, record_shard, cycle_length, deterministic):
-    """Records of ``files`` (their order shuffled by ``file_seed`` with ``shuffle_files``, unless record-sharded),
-    interleaved one at a time."""
+def _interleaved(files, *, record_shard, cycle_length, deterministic, shuffle_files=False, file_seed=None):
+    """Records of ``files`` (a list of paths, or a [N] string tensor of them in their order), interleaved one at a
+    time; with ``shuffle_files`` the file order is shuffled first (``file_seed``), unless record-sharded."""
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files and record_shard is None:  # (record sharding needs the same order on every worker)
         dataset = dataset.shuffle(len(files), seed=file_seed, reshuffle_each_iteration=True)
@@ -185,31 +185,45 @@ def _interleaved(files, *, shuffle_files, file_seed, record_shard, cycle_length,
 
 
 def pass_seed(seed, pass_index):
-    """The seed of pass ``pass_index`` (int64 tensor) over the training records: one per (run seed, pass)."""
-    return (tf.constant(int(seed), tf.int64) * 7919 + tf.cast(pass_index, tf.int64)) % (2**31 - 1)
+    """The stateless seed ([2] int64 tensor) of pass ``pass_index`` over the training records of run ``seed``."""
+    return tf.stack([tf.constant(int(seed), tf.int64), tf.cast(pass_index, tf.int64)])
+
+
+def _stateless_pass(files, seed, *, record_shard, shuffle_buffer, cycle_length):
+    """One pass's (record, int64 random) pairs, a function of ``seed`` ([2] int64) only: the file order (unless
+    record-sharded) and each block of ``shuffle_buffer`` records permuted by stateless ops, one random per record.
+    (Dataset.shuffle cannot take a per-pass seed tensor while a global TensorFlow seed is set.)"""
+    paths = tf.constant(files)
+    if record_shard is None:  # (record sharding needs the same order on every worker)
+        paths = tf.gather(paths, tf.random.experimental.stateless_shuffle(tf.range(len(files)), seed=seed))
+    records = _interleaved(paths, record_shard=record_shard, cycle_length=cycle_length, deterministic=True)
+    if shuffle_buffer:
+        blocks = records.batch(shuffle_buffer).enumerate()
+        records = blocks.map(lambda index, block: tf.random.experimental.stateless_shuffle(
+            block, seed=tf.random.experimental.stateless_fold_in(seed, index))).unbatch()  # fmt: skip
+
+    def with_random(index, record):
+        random = tf.random.stateless_uniform([], seed=tf.random.experimental.stateless_fold_in(seed, -1 - index),
+                                             minval=None, maxval=None, dtype=tf.int64)  # fmt: skip
+        return record, random
+
+    return records.enumerate().map(with_random)
 
 
 def seeded_passes(files, *, seed, shard, shuffle_buffer, cycle_length, start=0):
     """Training (record, int64 random) pairs, pass after pass, each pass a function of (``seed``, pass index)
-    only: its file order, record shuffle and augmentation randoms. So the stream from element ``start`` on
-    (``start`` = examples this worker already drew, e.g. steps x its batch) is the same whether it is built at 0 or
-    at ``start``: a resumed run reads exactly what the uninterrupted run reads. Skips at most one pass of raw
-    records (no decoding)."""
+    only: its file order, record shuffle (blocks of ``shuffle_buffer``) and augmentation randoms. So the stream
+    from element ``start`` on (``start`` = examples this worker already drew, e.g. steps x its batch) is the same
+    whether it is built at 0 or at ``start``: a resumed run reads exactly what the uninterrupted run reads. Skips
+    at most one pass of raw records (no decoding)."""
     files, record_shard = worker_files(files, shard)
     per_pass = records_per_pass(files, record_shard)
     if per_pass < 1:
         raise ValueError(f"shard={shard} of {len(files)} file(s) holds no records")
     first_pass, offset = divmod(int(start), per_pass)
-
-    def one_pass(pass_index):
-        pass_seed_ = pass_seed(seed, pass_index)
-        records = _interleaved(files, shuffle_files=True, file_seed=pass_seed_, record_shard=record_shard,
-                               cycle_length=cycle_length, deterministic=True)  # fmt: skip
-        if shuffle_buffer:
-            records = records.shuffle(shuffle_buffer, seed=pass_seed_)
-        return tf.data.Dataset.zip(records, tf.data.Dataset.random(seed=pass_seed_))
-
-    passes = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass)
+    passes = tf.data.Dataset.range(first_pass, 2**62).flat_map(
+        lambda pass_index: _stateless_pass(files, pass_seed(seed, pass_index), record_shard=record_shard,
+                                           shuffle_buffer=shuffle_buffer, cycle_length=cycle_length))  # fmt: skip
     return passes.skip(offset)
 
 
@@ -218,8 +232,8 @@ def read_records(files, *, training, seed, shard, shuffle_buffer, repeat, cycle_
     when ``training``, repeated when ``repeat`` (each repetition reshuffled at random: ``seeded_passes`` is the
     reproducible form)."""
     files, record_shard = worker_files(files, shard)
-    dataset = _interleaved(files, shuffle_files=training, file_seed=seed, record_shard=record_shard,
-                           cycle_length=cycle_length, deterministic=deterministic)  # fmt: skip
+    dataset = _interleaved(files, record_shard=record_shard, cycle_length=cycle_length, deterministic=deterministic,
+                           shuffle_files=training, file_seed=seed)  # fmt: skip
     if training and shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     return dataset.repeat() if repeat else dataset

@@ -5,7 +5,7 @@ config.py     TrainConfig: the job as records grouped like the CLI (data, model,
 checks.py     every input checked before anything is built (one line naming the argument and the rule)
 plan.py       the run's numbers: precision policy, epochs x steps, the learning-rate rule and its first line
 builders.py   distribution runtime, class map, training data, compiled model, callback list
-train.py      train(): the composition, crash-safe resume, run lock, finished-run detection
+train.py      train(): the composition, crash-safe resume at a step, run lock, finished-run detection
 synthetic.py  a fixed, seeded synthetic-set run that tests and benchmarks compare against
 """
 
@@ -28,7 +28,7 @@ from keras_centernet.training.plan import (
     plan_steps,
     precision_policy,
 )
-from keras_centernet.training.train import finished_run, train
+from keras_centernet.training.train import train
 
 __all__ = [
     "AugmentationConfig",
@@ -43,7 +43,6 @@ __all__ = [
     "ScheduleConfig",
     "TrainConfig",
     "check_training_inputs",
-    "finished_run",
     "lr_boundaries",
     "plan_steps",
     "precision_policy",

@@ -8,7 +8,7 @@ import keras
 from keras_centernet.callbacks.checkpoint import EpochCheckpoint
 from keras_centernet.callbacks.history_file import HistoryFile
 from keras_centernet.callbacks.nonfinite import StopOnNonFinite
-from keras_centernet.training.config import HISTORY_FILE
+from keras_centernet.training.config import HISTORY_FILE, STEP_LOG_FILE
 from keras_centernet.validation import InputError
 
 
@@ -32,17 +32,18 @@ def build_class_map(data_dir):
     return list(categories), list(categories.values())
 
 
-def build_train_data(config, runtime):
-    """The repeated, shuffled, augmented training `tf.data.Dataset`: this process's share of every global batch."""
+def build_train_data(config, runtime, seed, start_step=0):
+    """The repeated, shuffled, augmented training `tf.data.Dataset`: this process's share of every global batch,
+    from optimizer step `start_step` on, its order and augmentation a function of `seed` and the step only."""
     from keras_centernet.data import layout
     from keras_centernet.data.pipeline import build_dataset
 
     data, augmentation = config.data, config.augmentation
+    batch_size = runtime.process_batch_size(config.schedule.batch_size)
     return build_dataset(
-        layout.record_file_pattern(data.data_dir, "train"), training=True,
-        batch_size=runtime.process_batch_size(config.schedule.batch_size), image_size=data.image_size,
-        max_boxes=data.max_boxes, shard=runtime.shard, seed=config.schedule.seed, repeat=True,
-        **augmentation.to_dict(),
+        layout.record_file_pattern(data.data_dir, "train"), training=True, batch_size=batch_size,
+        image_size=data.image_size, max_boxes=data.max_boxes, shard=runtime.shard, seed=seed, repeat=True,
+        start=int(start_step) * batch_size, **augmentation.to_dict(),
     )  # fmt: skip
 
 
@@ -81,27 +82,47 @@ def build_model(config, runtime, class_map, plan, say):
     return model
 
 
-def build_callbacks(config, runtime, plan, backup, initial_epoch):
-    """The callback list, in this order: the non-finite guard (it raises before anything saves), Horovod's,
-    progress inside the epoch (with verbose; it clears its bar before the others print at the epoch's end), COCO
-    eval, performance, the chief's writers, and the backup last, so a kill between the epoch's writes redoes that
-    epoch (history.json and checkpoints are rewritten) instead of skipping it."""
+def build_callbacks(config, runtime, plan, backup, start_step, sigterm, broadcast_non_trainable=True):
+    """The callback list, in this order: the non-finite guard (it raises before anything saves), Horovod's, the
+    step log (chief), the preemption guard (mid-epoch backups; it raises on SIGTERM after its backup), progress
+    inside the epoch (with verbose; it clears its bar before the others print at the epoch's end), COCO eval,
+    performance, the chief's writers, and the backup last, so a kill between the epoch's writes redoes that epoch
+    (history.json and checkpoints are rewritten) instead of skipping it. `sigterm`: the event of
+    `callbacks.preemption.sigterm_requests`."""
     from keras_centernet.callbacks.horovod import horovod_callbacks
     from keras_centernet.callbacks.progress import TrainingProgress
+    from keras_centernet.callbacks.step_log import StepLog
     from keras_centernet.distribution import chief_only
 
     reports = config.reports
-    callbacks = [StopOnNonFinite(initial_epoch * plan.steps_per_epoch)]
-    callbacks += list(horovod_callbacks()) if runtime.use_horovod else []
+    callbacks = [StopOnNonFinite(start_step)]
+    if runtime.use_horovod:
+        callbacks += horovod_callbacks(broadcast_non_trainable=broadcast_non_trainable)
+    callbacks += chief_only([StepLog(os.path.join(config.data.model_dir, STEP_LOG_FILE), start_step)], runtime.is_chief)
+    callbacks.append(_preemption_guard(config, runtime, plan, backup, sigterm))
     if reports.verbose:
         callbacks.append(TrainingProgress(plan.global_batch, reports.log_every_steps, is_chief=runtime.is_chief))
     if reports.eval_every and reports.eval_every > 0:
         callbacks.append(_coco_eval_callback(config, runtime))
     if reports.use_performance:
         callbacks.append(_performance_callback(config, runtime, plan))
-    callbacks.extend(chief_only(_chief_writers(config, initial_epoch), runtime.is_chief))
+    callbacks.extend(chief_only(_chief_writers(config, start_step // plan.steps_per_epoch), runtime.is_chief))
     callbacks.append(backup)
     return callbacks
+
+
+def _preemption_guard(config, runtime, plan, backup, sigterm):
+    from keras_centernet.callbacks.preemption import PreemptionGuard
+    from keras_centernet.horovod import any_rank
+
+    every_seconds = 60.0 * config.checkpoints.backup_every_minutes
+    if runtime.use_horovod:  # any rank's SIGTERM, the chief's clock
+
+        def combine(stop, due):
+            return any_rank(stop, due and runtime.is_chief)
+    else:
+        combine = None
+    return PreemptionGuard(backup, sigterm, plan.steps_per_epoch, every_seconds, combine=combine)
 
 
 def _coco_eval_callback(config, runtime):

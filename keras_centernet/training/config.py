@@ -19,6 +19,7 @@ import dataclasses
 
 CONFIG_FILE = "train_config.json"
 HISTORY_FILE = "history.json"
+STEP_LOG_FILE = "steps.csv"
 MODEL_FILE = "model.keras"
 
 

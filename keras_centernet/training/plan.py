@@ -31,7 +31,8 @@ def precision_policy(use_amp, amp_dtype="auto", use_gpu=True):
 
 def plan_steps(num_train_steps, epochs, steps_per_epoch, num_train_images, global_batch_size):
     """(epochs, steps_per_epoch, total_steps) from the user's choice: a total step count (num_train_steps > 0)
-    split into epochs of steps_per_epoch, or whole epochs over the training set."""
+    split into epochs of steps_per_epoch (the last one shorter when it does not divide), or whole epochs over the
+    training set."""
     if num_train_steps and num_train_steps > 0:
         steps_per_epoch = int(steps_per_epoch or min(num_train_steps, 1000))
         epochs = math.ceil(num_train_steps / steps_per_epoch)
@@ -71,6 +72,17 @@ def lr_boundaries(total_steps, boundaries=None, warn=None):
 
 
 @dataclasses.dataclass(frozen=True)
+class Segment:
+    """One `model.fit` call of a run: epochs initial_epoch..epochs-1 of steps_per_epoch steps each, starting at
+    optimizer step start_step."""
+
+    initial_epoch: int
+    epochs: int
+    steps_per_epoch: int
+    start_step: int
+
+
+@dataclasses.dataclass(frozen=True)
 class RunPlan:
     """What a run does, as numbers: policy name, global batch (images per step over all devices), epochs x
     steps_per_epoch = total_steps, drop steps, peak learning rate, and the warning lines printed after the first."""
@@ -83,6 +95,31 @@ class RunPlan:
     drops: tuple
     peak_learning_rate: float
     warnings: tuple
+
+    @property
+    def last_epoch_steps(self):
+        """Steps of the last epoch: steps_per_epoch, or fewer when it does not divide total_steps."""
+        return self.total_steps - (self.epochs - 1) * self.steps_per_epoch
+
+    def epoch_end_step(self, epoch):
+        """The optimizer step at which 0-based `epoch` ends (the run's end for the last, shorter epoch)."""
+        return min((epoch + 1) * self.steps_per_epoch, self.total_steps)
+
+    def segments(self, start_step=0):
+        """The `model.fit` calls that train steps start_step..total_steps in whole epochs: a resumed run first ends
+        the epoch it was stopped in, then runs the full epochs, then the shorter last epoch, each a `Segment`."""
+        segments, step = [], int(start_step)
+        while step < self.total_steps:
+            epoch = step // self.steps_per_epoch
+            end = self.epoch_end_step(epoch)
+            if step == epoch * self.steps_per_epoch and end - step == self.steps_per_epoch:
+                full_epochs = self.total_steps // self.steps_per_epoch  # the run of whole epochs from here
+                segments.append(Segment(epoch, full_epochs, self.steps_per_epoch, step))
+                step = full_epochs * self.steps_per_epoch
+            else:
+                segments.append(Segment(epoch, epoch + 1, end - step, step))
+                step = end
+        return segments
 
 
 def make_plan(config, runtime, boundaries, num_records):
@@ -113,9 +150,11 @@ def make_plan(config, runtime, boundaries, num_records):
 def first_line(config, runtime, plan, num_classes, num_records):
     """The line every run prints first: launcher, devices, policy, batch, steps, and the learning-rate rule."""
     schedule = config.schedule
+    last = f" (the last {plan.last_epoch_steps})" if plan.last_epoch_steps != plan.steps_per_epoch else ""
     return (
         f"train: {runtime.strategy_name} on {runtime.num_devices} device(s), {plan.policy}, global batch "
-        f"{plan.global_batch}, {plan.epochs} epoch(s) x {plan.steps_per_epoch} steps = {plan.total_steps} steps, "
+        f"{plan.global_batch}, {plan.epochs} epoch(s) of {plan.steps_per_epoch} steps{last} = {plan.total_steps} "
+        "steps, "
         f"{num_classes} classes, {num_records} training images, learning rate {plan.peak_learning_rate:.6g} "
         f"(= {schedule.learning_rate:g} x {plan.global_batch} / {schedule.lr_reference_batch}), x0.1 at steps "
         f"{','.join(map(str, plan.drops)) or 'none'}"

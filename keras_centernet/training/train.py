@@ -8,7 +8,10 @@ under `model_dir`:
     model_dir/train_config.json         the TrainConfig of the last run that trained here (chief)
     model_dir/model.keras               final model (chief)
     model_dir/checkpoints/epoch_NNN.keras  one per epoch (chief); best_val_AP.keras with --eval_every
-    model_dir/backup/rank_N/            resume state (state.json -> epoch_NNN.weights.h5): rerunning resumes
+    model_dir/backup/rank_N/            resume state (state.json -> step_NNNNNNNNN.weights.h5), written at every
+                                        epoch end, on SIGTERM and every --backup_every_minutes: rerunning resumes
+                                        at its step
+    model_dir/steps.csv                 the learning rate (and running loss) of every step, across resumes
     model_dir/logs/                     TensorBoard scalars when tensorboard is installed; profile/ traces
     model_dir/summary/summary.json      throughput and end-to-end time (use_performance)
     model_dir/history.json              per-epoch logs of every epoch, across resumes
@@ -19,6 +22,7 @@ moment then the same command resumes; inputs are checked before the model is bui
 """
 
 import os
+import random
 
 import keras
 
@@ -75,18 +79,21 @@ def _run(config, runtime, boundaries, num_records):
     if config.schedule.seed is not None:
         keras.utils.set_random_seed(int(config.schedule.seed) + runtime.rank)
     say = print if runtime.is_chief and reports.verbose else (lambda *a, **k: None)
+    # The chief's backup decides for every rank (a kill between two ranks' saves leaves them a step apart);
+    # BroadcastGlobalVariablesCallback then gives every rank the chief's weights and optimizer state.
+    chief_state = runtime.from_chief(read_state(_backup_dir(model_dir, 0)) if runtime.is_chief else None)
+    if chief_state and not _finished(model_dir, chief_state, plan):
+        say(f"train: resuming at step {_state_step(chief_state, plan)} of {plan.total_steps} "
+            f"({_position(plan, _state_step(chief_state, plan))}) from {_backup_dir(model_dir, 0)}")  # fmt: skip
     say(first_line(config, runtime, plan, len(class_map[0]), num_records))
     for line in plan.warnings:
         say(line)
-    backup = CrashSafeBackup(os.path.join(model_dir, "backup", f"rank_{runtime.rank}"))
     if runtime.is_chief:
         for folder in (model_dir, os.path.join(model_dir, "checkpoints"), os.path.join(model_dir, "summary")):
             atomic_files.remove_stale_temporaries(folder)  # what a killed run was writing
-    # The chief's backup decides for every rank (a kill between two ranks' saves leaves them an epoch apart);
-    # BroadcastGlobalVariablesCallback then gives every rank the chief's weights and optimizer state.
-    if runtime.from_chief(finished_run(model_dir, backup, plan.epochs)):
+    if _finished(model_dir, chief_state, plan):
         say(
-            f"train: {model_dir} already finished its {plan.epochs} epoch(s) (model.keras): nothing to do; raise "
+            f"train: {model_dir} already finished its {plan.total_steps} steps (model.keras): nothing to do; raise "
             "--epochs or --num_train_steps to train longer, or use a new --model_dir"
         )
         return keras.saving.load_model(os.path.join(model_dir, MODEL_FILE)), read_history(
@@ -94,22 +101,69 @@ def _run(config, runtime, boundaries, num_records):
         )
     if runtime.is_chief:
         atomic_files.write_json(os.path.join(model_dir, CONFIG_FILE), config.to_dict())
-    train_data = builders.build_train_data(config, runtime)
+    backup = CrashSafeBackup(_backup_dir(model_dir, runtime.rank), seed=runtime.from_chief(_data_seed(config,
+                                                                                                     chief_state)))
     with runtime.scope():
         model = builders.build_model(config, runtime, class_map, plan, say)
-        initial_epoch = runtime.from_chief(backup.restore(model))
-    if initial_epoch:
-        say(f"train: resuming after epoch {initial_epoch} from {backup.backup_dir}")
-    history = model.fit(
-        train_data, epochs=plan.epochs, initial_epoch=initial_epoch, steps_per_epoch=plan.steps_per_epoch,
-        callbacks=builders.build_callbacks(config, runtime, plan, backup, initial_epoch),
-        shuffle=False,  # build_dataset shuffles
-        verbose=_fit_verbose(reports.verbose, runtime.is_chief),
-    )  # fmt: skip
+        own_state = backup.restore(model)
+    start_step = runtime.from_chief(_optimizer_step(model))
+    # Every rank at the chief's step with its own state: each keeps its BatchNorm statistics, as if never stopped.
+    own_states = runtime.all_ranks(own_state is not None and _optimizer_step(model) == start_step)
+    return model, _fit(config, runtime, plan, model, backup, start_step, broadcast_non_trainable=not own_states)
+
+
+def _fit(config, runtime, plan, model, backup, start_step, broadcast_non_trainable):
+    """`model.fit` over the plan's segments from `start_step`, with SIGTERM turned into a backup; then model.keras
+    (chief). Returns the history of the epochs trained, all segments together."""
+    from keras_centernet.callbacks.preemption import sigterm_requests
+
+    history = {}
+    with sigterm_requests() as sigterm:
+        callbacks = builders.build_callbacks(config, runtime, plan, backup, start_step, sigterm,
+                                             broadcast_non_trainable=broadcast_non_trainable)  # fmt: skip
+        for segment in plan.segments(start_step):
+            train_data = builders.build_train_data(config, runtime, backup.seed, segment.start_step)
+            segment_history = model.fit(
+                train_data, epochs=segment.epochs, initial_epoch=segment.initial_epoch,
+                steps_per_epoch=segment.steps_per_epoch, callbacks=callbacks,
+                shuffle=False,  # build_dataset shuffles
+                verbose=_fit_verbose(config.reports.verbose, runtime.is_chief),
+            )  # fmt: skip
+            for key, values in segment_history.history.items():
+                history.setdefault(key, []).extend(values)
     if runtime.is_chief:
-        save_model(model, os.path.join(model_dir, MODEL_FILE))
-        say(f"train: wrote {os.path.join(model_dir, MODEL_FILE)}")
-    return model, history.history
+        path = os.path.join(config.data.model_dir, MODEL_FILE)
+        save_model(model, path)
+        if config.reports.verbose:
+            print(f"train: wrote {path}")
+    return history
+
+
+def _backup_dir(model_dir, rank):
+    return os.path.join(model_dir, "backup", f"rank_{rank}")
+
+
+def _data_seed(config, state):
+    """The run's data seed: --seed, else the one the backup recorded, else a new random one (recorded from here)."""
+    if config.schedule.seed is not None:
+        return int(config.schedule.seed)
+    if state and state.get("seed") is not None:
+        return int(state["seed"])
+    return random.SystemRandom().randrange(2**31 - 1)
+
+
+def _state_step(state, plan):
+    step = state.get("step")  # states written before steps were recorded: whole epochs
+    return int(step) if step is not None else int(state["epoch"]) * plan.steps_per_epoch
+
+
+def _optimizer_step(model):
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+def _position(plan, step):
+    epoch, done = divmod(step, plan.steps_per_epoch)
+    return f"after epoch {epoch}" if not done else f"epoch {epoch + 1}, after {done} of its steps"
 
 
 def _fit_verbose(verbose, is_chief):
@@ -118,7 +172,8 @@ def _fit_verbose(verbose, is_chief):
     return chief_verbose(2 if verbose else 0, is_chief)
 
 
-def finished_run(model_dir, backup, epochs):
-    """True when `model_dir` holds a run that already finished `epochs` epochs (its model.keras was written)."""
-    state = read_state(backup.backup_dir)
-    return bool(state) and state["epoch"] >= epochs and os.path.isfile(os.path.join(model_dir, MODEL_FILE))
+def _finished(model_dir, state, plan):
+    """True when `model_dir` holds a run that already trained the plan's steps (its model.keras was written)."""
+    if not state or not os.path.isfile(os.path.join(model_dir, MODEL_FILE)):
+        return False
+    return _state_step(state, plan) >= plan.total_steps

@@ -49,7 +49,7 @@ def test_backup_restore_gives_the_last_checkpoint_weights(two_epoch_run):
     model = _checkpoint(two_epoch_run, 1)  # same architecture, the previous epoch's weights
     before = _values(model.weights)
     assert any(not np.array_equal(a, b) for a, b in zip(before, _values(last.weights)))  # training moved them
-    assert CrashSafeBackup(os.path.join(two_epoch_run, "backup", "rank_0")).restore(model) == 2
+    assert CrashSafeBackup(os.path.join(two_epoch_run, "backup", "rank_0")).restore(model)["epoch"] == 2
     _assert_weights_equal(_values(model.weights), _values(last.weights))
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2 * STEPS
 

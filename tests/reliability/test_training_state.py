@@ -33,13 +33,14 @@ def test_lr_boundaries_fit_every_run_length():
 def test_backup_restores_weights_optimizer_and_epoch(tmp_path, tiny_model, synthetic_64):
     model = tiny_model(3)
     model.compile(keras.optimizers.Adam(1e-3))
-    backup = CrashSafeBackup(str(tmp_path / "backup"))
-    _fit(model, synthetic_64, 2, [backup])
-    assert read_state(backup.backup_dir) == {"epoch": 2, "weights": "epoch_002.weights.h5"}
-    assert sorted(os.listdir(backup.backup_dir)) == ["epoch_002.weights.h5", STATE_FILE]  # epoch 1's file removed
+    backup = CrashSafeBackup(str(tmp_path / "backup"), seed=11)
+    _fit(model, synthetic_64, 2, [backup])  # 8 images, batch 4: 2 steps an epoch
+    expected = {"epoch": 2, "step": 4, "weights": "step_000000004.weights.h5", "seed": 11}
+    assert read_state(backup.backup_dir) == expected
+    assert sorted(os.listdir(backup.backup_dir)) == [STATE_FILE, "step_000000004.weights.h5"]  # epoch 1's removed
     restored = tiny_model(3, seed=5)  # other initial weights: the restore must replace them
     restored.compile(keras.optimizers.Adam(1e-3))
-    assert CrashSafeBackup(backup.backup_dir).restore(restored) == 2
+    assert CrashSafeBackup(backup.backup_dir).restore(restored) == expected
     assert int(restored.optimizer.iterations.numpy()) == 4
     for saved, loaded in zip(model.weights, restored.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(saved), keras.ops.convert_to_numpy(loaded))
@@ -48,10 +49,10 @@ def test_backup_restores_weights_optimizer_and_epoch(tmp_path, tiny_model, synth
 def test_backup_state_points_at_a_complete_file_when_the_newest_weights_never_landed(tmp_path):
     backup_dir = tmp_path / "backup"
     backup_dir.mkdir()
-    (backup_dir / STATE_FILE).write_text(json.dumps({"epoch": 1, "weights": "epoch_001.weights.h5"}))
-    (backup_dir / "epoch_001.weights.h5").write_bytes(b"h5")
-    (backup_dir / ".epoch_002.weights.h5.tmp-999999-0.weights.h5").write_bytes(b"trunc")  # killed mid-write
-    assert read_state(str(backup_dir))["weights"] == "epoch_001.weights.h5"
+    (backup_dir / STATE_FILE).write_text(json.dumps({"epoch": 1, "weights": "step_000000002.weights.h5"}))
+    (backup_dir / "step_000000002.weights.h5").write_bytes(b"h5")
+    (backup_dir / ".step_000000004.weights.h5.tmp-999999-0.weights.h5").write_bytes(b"trunc")  # killed mid-write
+    assert read_state(str(backup_dir))["weights"] == "step_000000002.weights.h5"
 
 
 def test_history_holds_every_epoch_once_across_a_resume(tmp_path, tiny_model, synthetic_64):
@@ -104,12 +105,12 @@ def test_non_finite_weights_stop_before_the_backup_is_replaced(tmp_path, tiny_mo
     backup = CrashSafeBackup(str(tmp_path / "backup"))
     _fit(model, synthetic_64, 1, [StopOnNonFinite(), backup])
     state_bytes = (tmp_path / "backup" / STATE_FILE).read_bytes()
-    weights_bytes = (tmp_path / "backup" / "epoch_001.weights.h5").read_bytes()
+    weights_bytes = (tmp_path / "backup" / "step_000000002.weights.h5").read_bytes()
     guard = StopOnNonFinite(initial_step=2, weights_every=1)
     with pytest.raises(NonFiniteLossError, match=r"not finite after step 4 \(batch 2 of this epoch\), e\.g\. tiny"):
         _fit(model, synthetic_64, 2, [guard, _PoisonWeights(0), backup], initial_epoch=1)
     assert (tmp_path / "backup" / STATE_FILE).read_bytes() == state_bytes
-    assert (tmp_path / "backup" / "epoch_001.weights.h5").read_bytes() == weights_bytes
+    assert (tmp_path / "backup" / "step_000000002.weights.h5").read_bytes() == weights_bytes
 
 
 def test_non_finite_weights_at_an_epoch_end_stop_before_the_backup(tmp_path, tiny_model, synthetic_64):

@@ -66,18 +66,25 @@ class _Runtime:
 
 
 def test_callbacks_keep_their_order(tmp_path):
+    import threading
+
+    from keras_centernet.callbacks.performance import PerformanceCallback
+    from keras_centernet.callbacks.preemption import PreemptionGuard
+    from keras_centernet.callbacks.progress import TrainingProgress
+    from keras_centernet.callbacks.step_log import StepLog
+
     config = TrainConfig.from_keywords("d", str(tmp_path), use_performance=True)
     plan = RunPlan("float32", 16, 3, 5, 15, (), 1e-3, ())
     backup = CrashSafeBackup(str(tmp_path / "backup" / "rank_0"))
-    callbacks = builders.build_callbacks(config, _Runtime(), plan, backup, initial_epoch=2)
-    from keras_centernet.callbacks.performance import PerformanceCallback
-    from keras_centernet.callbacks.progress import TrainingProgress
-
-    assert isinstance(callbacks[0], StopOnNonFinite) and callbacks[0].initial_step == 10  # 2 epochs x 5 steps
-    assert isinstance(callbacks[1], TrainingProgress) and isinstance(callbacks[2], PerformanceCallback)
-    assert isinstance(callbacks[3], EpochCheckpoint) and isinstance(callbacks[4], HistoryFile)
+    callbacks = builders.build_callbacks(config, _Runtime(), plan, backup, 12, threading.Event())
+    assert isinstance(callbacks[0], StopOnNonFinite) and callbacks[0].initial_step == 12
+    assert isinstance(callbacks[1], StepLog) and callbacks[1].step == 12
+    assert isinstance(callbacks[2], PreemptionGuard) and callbacks[2].every_seconds == 30 * 60
+    assert isinstance(callbacks[3], TrainingProgress) and isinstance(callbacks[4], PerformanceCallback)
+    assert isinstance(callbacks[5], EpochCheckpoint) and isinstance(callbacks[6], HistoryFile)
+    assert callbacks[6].initial_epoch == 2  # 12 steps of 5-step epochs: 2 finished
     assert callbacks[-1] is backup
-    assert all(type(c).__name__ in ("TensorBoard", "ProfilerCallback") for c in callbacks[5:-1])
+    assert all(type(c).__name__ in ("TensorBoard", "ProfilerCallback") for c in callbacks[7:-1])
 
 
 @pytest.mark.parametrize(
