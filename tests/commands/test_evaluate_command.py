@@ -118,7 +118,7 @@ def test_model_evaluation_writes_consistent_json(tmp_path):
 
     data_dir, _ = _convert_deepforest(tmp_path)
     weights = str(tmp_path / "tree.keras")
-    save_tiny_model(weights, num_classes=1, class_ids=[1], class_names=["Tree"], max_detections=50)
+    save_tiny_model(weights, num_classes=1, class_ids=[3], class_names=["Tree"], max_detections=50)  # id 3: Tree
     metrics_path = tmp_path / "out" / "metrics.json"
     _run(
         [
@@ -145,7 +145,7 @@ def test_model_evaluation_writes_consistent_json(tmp_path):
     for detection in detections:
         x, y, w, h = detection["bbox"]
         width, height = sizes[detection["image_id"]]
-        assert detection["category_id"] == 1 and 0 <= x and x + w <= width + 1e-3 and y + h <= height + 1e-3
+        assert detection["category_id"] == 3 and 0 <= x and x + w <= width + 1e-3 and y + h <= height + 1e-3
     rescored = evaluate_detections(detections, gt)
     assert [rescored[name] for name in STAT_NAMES] == [report["metrics"][name] for name in STAT_NAMES]
     assert [rescored[name] for name in STAT_NAMES] == _pycocotools_stats(
