@@ -96,9 +96,14 @@ def test_sigkill_of_a_rank_ends_the_job_then_the_same_command_resumes(victim, ti
     reader.start()
     try:
         assert first_epoch.wait(300), "no epoch line from rank 0:\n" + "".join(lines[-60:])
+        # Timing (issue 18 audit): the kill must land before the ranks finish the other EPOCHS - 1 epochs
+        # (2 x STEPS_PER_EPOCH steps, their backups and the final save). The pid is looked up first, so the kill
+        # follows the backup within one 0.05 s poll. On a machine fast enough to do all that in ~0.05 s the run
+        # ends first and the test fails (a rank saved every epoch): raise STEPS_PER_EPOCH there (a pause hook in
+        # the ranks would make it independent of speed).
+        pid = wait_for(lambda: rank_pid(model_dir, victim), 10, f"rank {victim}'s pid")
         # Both ranks have saved epoch 1 (the victim's own file, written by the victim itself).
         wait_for(lambda: (read_state(model_dir, victim) or {}).get("epoch", 0) >= 1, 60, f"rank {victim}'s backup")
-        pid = wait_for(lambda: rank_pid(model_dir, victim), 10, f"rank {victim}'s pid")
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         returncode = process.wait(timeout=KILL_EXIT_BOUND_S + 60)
@@ -121,7 +126,7 @@ def test_sigkill_of_a_rank_ends_the_job_then_the_same_command_resumes(victim, ti
     start = time.monotonic()
     returncode, output = finish(launch(tiny_records, model_dir), 600)
     assert returncode == 0, output[-6000:]
-    assert re.search(r"train: resuming after epoch \d+ from", output), output[-4000:]
+    assert re.search(r"train: resuming at step \d+ of \d+ \(after epoch \d+\) from", output), output[-4000:]
     assert "train: wrote" in output
     num_arrays, iterations, checksum = check_ranks_identical(model_dir, 2, EPOCHS, STEPS_PER_EPOCH)
     print(

@@ -37,7 +37,10 @@ def test_mixed_bfloat16_matches_float32(float32_result, sets):
     assert metrics["AP50"] >= 0.8, metrics
     assert abs(metrics["AP50"] - float32_result[1]["AP50"]) <= 0.05, (metrics, float32_result[1])
     # Float32 AP itself moves ~0.02 between seeds: one seed pins bf16 at seed-noise level; the 0.01 parity is
-    # measured over seeds by benchmarks/mixed_precision.py.
+    # measured over seeds by benchmarks/mixed_precision.py. Processor-dependent (issue 18): bf16 rounding and
+    # float32 summation order differ between processors (native AVX512-BF16/AMX or emulated), which moves the
+    # trajectory like another seed. Measured AP deltas: -0.003 and -0.009 (seeds 1, 2, JAX, docs/training.md),
+    # -0.006 (seed 1, TensorFlow, an AVX512-BF16/AMX Xeon: float32 AP 0.589, bf16 0.583): the bound is ~3x those.
     assert abs(metrics["AP"] - float32_result[1]["AP"]) <= 0.025, (metrics, float32_result[1])
 
 
