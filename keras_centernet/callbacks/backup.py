@@ -12,6 +12,7 @@ that write leaves a truncated file that every rerun then fails to load).
 import contextlib
 import json
 import os
+import re
 
 import keras
 
@@ -40,45 +41,76 @@ class CrashSafeBackup(keras.callbacks.Callback):
     Args:
         backup_dir: folder of this process's state (one per Horovod rank).
         seed: the run's data seed, recorded in every state so a resumed run reads the same data order.
+        barrier: None, or a callable that every rank calls between writing its weights file and its state.json
+            (Horovod: `horovod.any_rank`). The chief's state.json then names only steps whose weights file every
+            rank holds, and each folder also keeps its previous weights file: a rank that got one backup ahead of
+            the chief (a kill between two ranks' state.json) still holds the chief's step.
 
-    Use: `state = backup.restore(model)`, then train from step `state["step"]` (`RunPlan.segments`) with
-    `callbacks=[..., backup]`.
+    Use: `state = backup.restore(model, step)`, then train from the model's optimizer step (`RunPlan.segments`)
+    with `callbacks=[..., backup]`.
     """
 
-    def __init__(self, backup_dir, seed=None):
+    def __init__(self, backup_dir, seed=None, barrier=None):
         super().__init__()
         self.backup_dir = backup_dir
         self.seed = seed
+        self.barrier = barrier
 
-    def restore(self, model):
-        """Loads the last saved weights and optimizer state into `model` (built and compiled); returns the state
-        (see `read_state`), or None when there is none."""
+    @property
+    def files_kept(self):
+        """Weights files the folder holds between backups: the last one, and with a barrier the one before."""
+        return 2 if self.barrier is not None else 1
+
+    def restore(self, model, step=None):
+        """Loads the saved weights and optimizer state into `model` (built and compiled): those of `step` when this
+        folder holds that step's file (a rank resuming at the chief's step), else those state.json names. Returns
+        the state (see `read_state`; "step" and "weights" of the file loaded), or None when there is none."""
         if os.path.isdir(self.backup_dir):
             atomic_files.remove_stale_temporaries(self.backup_dir)
         state = read_state(self.backup_dir)
         if state is None:
             return None
+        if step is not None and os.path.isfile(os.path.join(self.backup_dir, weights_file(step))):
+            state = {**state, "step": int(step), "weights": weights_file(step)}
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         model.load_weights(os.path.join(self.backup_dir, state["weights"]))
         return state
 
-    def save(self, finished_epochs):
-        """Writes the state now: the model's and optimizer's variables at the optimizer's current step, with
-        `finished_epochs` (whole epochs done; a mid-epoch backup names the epoch it is in by the step)."""
+    def save(self, model, finished_epochs):
+        """Writes the state now: `model`'s and its optimizer's variables at the optimizer's current step, with
+        `finished_epochs` (whole epochs done; a mid-epoch backup names the epoch it is in by the step). Returns it."""
         os.makedirs(self.backup_dir, exist_ok=True)
-        previous = read_state(self.backup_dir)
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        weights = f"step_{step:09d}.weights.h5"
-        path = os.path.join(self.backup_dir, weights)
-        with atomic_files.atomic_path(path) as temporary:
-            self.model.save_weights(temporary)
-        state = {"epoch": int(finished_epochs), "step": step, "weights": weights, "seed": self.seed}
+        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        with atomic_files.atomic_path(os.path.join(self.backup_dir, weights_file(step))) as temporary:
+            model.save_weights(temporary)
+        if self.barrier is not None:
+            self.barrier()
+        state = {"epoch": int(finished_epochs), "step": step, "weights": weights_file(step), "seed": self.seed}
         atomic_files.write_json(os.path.join(self.backup_dir, STATE_FILE), state)
-        if previous and previous["weights"] != weights:
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(self.backup_dir, previous["weights"]))
+        self._remove_old_files(step)
         return state
 
+    def _remove_old_files(self, step):
+        """Removes the weights files other than the newest `files_kept` up to `step` (later ones: a redone run's)."""
+        names = [name for name in os.listdir(self.backup_dir) if name.endswith(".weights.h5")]
+        steps = sorted((_step_of(name), name) for name in names if (_step_of(name) or step + 1) <= step)
+        keep = {name for _, name in steps[-self.files_kept:]}
+        for name in names:
+            if name not in keep and not name.startswith("."):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.backup_dir, name))
+
     def on_epoch_end(self, epoch, logs=None):
-        self.save(epoch + 1)
+        self.save(self.model, epoch + 1)
+
+
+def weights_file(step):
+    """The backup weights file name of optimizer step `step`."""
+    return f"step_{int(step):09d}.weights.h5"
+
+
+def _step_of(name):
+    """The step of a backup weights file name, or None for other names."""
+    match = re.fullmatch(r"step_(\d+)\.weights\.h5", name)
+    return int(match.group(1)) if match else None

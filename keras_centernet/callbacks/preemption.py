@@ -50,7 +50,7 @@ class PreemptionGuard(keras.callbacks.Callback):
     `every_seconds` passed since the last backup (0: never by time).
 
     Args:
-        backup: the run's `CrashSafeBackup` (its `save(finished_epochs)` writes the state).
+        backup: the run's `CrashSafeBackup` (its `save(model, finished_epochs)` writes the state).
         requested: the event `sigterm_requests` sets.
         steps_per_epoch: to name the finished epochs of a mid-epoch backup (step // steps_per_epoch).
         every_seconds: time between backups; the epoch-end backup restarts the count.
@@ -82,7 +82,7 @@ class PreemptionGuard(keras.callbacks.Callback):
             return
         _refuse_non_finite_weights(self.model)
         step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        self.backup.save(step // self.steps_per_epoch)
+        self.backup.save(self.model, step // self.steps_per_epoch)
         self._last = self.clock()
         if stop:
             raise TrainingInterrupted(step, self.backup.backup_dir)

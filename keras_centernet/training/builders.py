@@ -5,7 +5,7 @@ import os
 
 import keras
 
-from keras_centernet.callbacks.checkpoint import EpochCheckpoint
+from keras_centernet.callbacks.checkpoint import BEST_CHECKPOINT, EPOCH_CHECKPOINT_PATTERN, EpochCheckpoint
 from keras_centernet.callbacks.history_file import HistoryFile
 from keras_centernet.callbacks.nonfinite import StopOnNonFinite
 from keras_centernet.training.config import HISTORY_FILE, STEP_LOG_FILE
@@ -82,6 +82,16 @@ def build_model(config, runtime, class_map, plan, say):
     return model
 
 
+def build_backup(config, runtime, seed):
+    """This rank's `CrashSafeBackup` in model_dir/backup/rank_N; under Horovod its saves meet at a barrier."""
+    from keras_centernet.callbacks.backup import CrashSafeBackup
+    from keras_centernet.horovod import any_rank
+
+    backup_dir = os.path.join(config.data.model_dir, "backup", f"rank_{runtime.rank}")
+    barrier = (lambda: any_rank(False)) if runtime.use_horovod else None
+    return CrashSafeBackup(backup_dir, seed=seed, barrier=barrier)
+
+
 def build_callbacks(config, runtime, plan, backup, start_step, sigterm, broadcast_non_trainable=True):
     """The callback list, in this order: the non-finite guard (it raises before anything saves), Horovod's, the
     step log (chief), the preemption guard (mid-epoch backups; it raises on SIGTERM after its backup), progress
@@ -156,17 +166,21 @@ def _performance_callback(config, runtime, plan):
 
 
 def _chief_writers(config, initial_epoch):
-    """Callbacks only the chief runs: checkpoints, history.json, TensorBoard / profiler (all crash-safe)."""
+    """Callbacks only the chief runs: the last --keep_checkpoints epoch checkpoints and the best, history.json,
+    TensorBoard / profiler (all crash-safe)."""
     from keras_centernet.callbacks.profiler import make_profiler_callback, tensorboard_available
 
     model_dir, reports = config.data.model_dir, config.reports
     checkpoint_dir = os.path.join(model_dir, "checkpoints")
+    history_path = os.path.join(model_dir, HISTORY_FILE)
     writers = [
-        EpochCheckpoint(os.path.join(checkpoint_dir, "epoch_{epoch:03d}.keras")),
-        HistoryFile(os.path.join(model_dir, HISTORY_FILE), initial_epoch=initial_epoch),
+        EpochCheckpoint(os.path.join(checkpoint_dir, EPOCH_CHECKPOINT_PATTERN),
+                        keep=config.checkpoints.keep_checkpoints),
+        HistoryFile(history_path, initial_epoch=initial_epoch),
     ]
-    if reports.eval_every and reports.eval_every > 0:
-        writers.append(EpochCheckpoint(os.path.join(checkpoint_dir, "best_val_AP.keras"), monitor="val_AP"))
+    if reports.eval_every and reports.eval_every > 0:  # the best so far is restored from history.json's rows
+        writers.append(EpochCheckpoint(os.path.join(checkpoint_dir, BEST_CHECKPOINT), monitor="val_AP",
+                                       history_path=history_path, initial_epoch=initial_epoch))  # fmt: skip
     log_dir = os.path.join(model_dir, "logs")
     profile_batch = reports.profile_batch
     if tensorboard_available():  # one TensorBoard callback: scalars, plus the profile with use_profiler

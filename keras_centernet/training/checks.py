@@ -80,6 +80,18 @@ def check_learning_rate(value, argument="--learning_rate"):
     return float(value)
 
 
+def _check_checkpoints(checkpoints):
+    """--keep_checkpoints an integer >= 0; --backup_every_minutes a finite number >= 0."""
+    import math
+
+    from keras_centernet.callbacks.checkpoint import check_keep
+
+    check_keep(checkpoints.keep_checkpoints)
+    minutes = checkpoints.backup_every_minutes
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not math.isfinite(minutes) or minutes < 0:
+        raise InputError(f"--backup_every_minutes must be a number >= 0 (0: only at epoch ends), got {minutes!r}")
+
+
 def check_config(config):
     """All of `config` checked in the order train() always has (learning-rate flags, then the data, the model_dir);
     returns (the lr_boundaries as steps or None, the number of training records)."""
@@ -93,6 +105,7 @@ def check_config(config):
     check_positive(config.model.head_channels, "--head_channels")
     if config.reports.log_every_steps < 0:
         raise InputError(f"--log_every_steps must be >= 0 (0: no lines), got {config.reports.log_every_steps!r}")
+    _check_checkpoints(config.checkpoints)
     num_records = check_training_inputs(
         config.data.data_dir, config.data.model_dir, config.data.image_size, schedule.batch_size,
         schedule.steps_per_epoch, config.model.fine_tune_ckpt, config.reports.eval_every,

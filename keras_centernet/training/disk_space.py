@@ -144,15 +144,17 @@ def file_sizes(model):
     return weights + _config_bytes(model), weights
 
 
-def _peak(checkpoint, weights, keep, keep_best, copies, model_exists):
+def _peak(checkpoint, weights, keep, keep_best, copies, model_exists, files=1):
     """(total, parts) of the largest moment of a run: the epoch rotation, the best waiting for the backup's
-    rotation, or the final model.keras."""
+    rotation (each backup folder holds `files` weights files between backups, one more while it writes), or the
+    final model.keras."""
     best = 1 if keep_best else 0
     old_model = 1 if model_exists else 0
+    kept, rotating = copies * files, copies * (files + 1)
     moments = (
-        ((keep + 1 if keep else 0, checkpoint), (best, checkpoint), (copies, weights), (old_model, checkpoint)),
-        ((keep, checkpoint), (2 * best, checkpoint), (2 * copies, weights), (old_model, checkpoint)),
-        ((keep, checkpoint), (best, checkpoint), (copies, weights), (1 + old_model, checkpoint)),
+        ((keep + 1 if keep else 0, checkpoint), (best, checkpoint), (kept, weights), (old_model, checkpoint)),
+        ((keep, checkpoint), (2 * best, checkpoint), (rotating, weights), (old_model, checkpoint)),
+        ((keep, checkpoint), (best, checkpoint), (kept, weights), (1 + old_model, checkpoint)),
     )
     names = ("epoch checkpoint", "best_val_AP.keras", "backup weights file", "model.keras")
     total, moment = max(((sum(n * size for n, size in moment), moment) for moment in moments), key=lambda t: t[0])
@@ -173,12 +175,15 @@ def existing_bytes(model_dir, keep_best):
     return sum(os.path.getsize(path) for path in paths if os.path.isfile(path))
 
 
-def estimate_disk_use(model, model_dir, keep_checkpoints=3, keep_best=False, epochs=None, backup_copies=1):
+def estimate_disk_use(
+    model, model_dir, keep_checkpoints=3, keep_best=False, epochs=None, backup_copies=1, backup_files=1
+):
     """The `DiskEstimate` (without free space) of a run of `model` (built, compiled) writing into `model_dir`.
 
     keep_checkpoints: K (`EpochCheckpoint(keep=K)`; None: every epoch, then `epochs` is required); keep_best:
     the run writes best_val_AP.keras (COCO evaluation on); epochs: the run's total epochs (caps K);
-    backup_copies: backup folders written into `model_dir` (one per rank: the Horovod world size).
+    backup_copies: backup folders written into `model_dir` (one per rank: the Horovod world size); backup_files:
+    weights files each folder keeps between backups (`CrashSafeBackup.files_kept`).
     """
     keep = check_keep(keep_checkpoints)
     if keep is None and epochs is None:
@@ -187,7 +192,7 @@ def estimate_disk_use(model, model_dir, keep_checkpoints=3, keep_best=False, epo
         keep = int(epochs) if keep is None else min(keep, int(epochs))
     checkpoint, weights = file_sizes(model)
     model_exists = os.path.isfile(os.path.join(model_dir, MODEL_FILE))
-    peak, parts = _peak(checkpoint, weights, keep, keep_best, int(backup_copies), model_exists)
+    peak, parts = _peak(checkpoint, weights, keep, keep_best, int(backup_copies), model_exists, int(backup_files))
     existing = existing_bytes(model_dir, keep_best)
     first_write = max(checkpoint if keep or keep_best else 0, int(backup_copies) * weights)
     return DiskEstimate(checkpoint, weights, peak, parts, existing, max(peak - existing, first_write))
@@ -201,7 +206,8 @@ def _existing_folder(path):
 
 
 def check_disk_space(
-    model, model_dir, keep_checkpoints=3, keep_best=False, epochs=None, backup_copies=1, argument="--model_dir"
+    model, model_dir, keep_checkpoints=3, keep_best=False, epochs=None, backup_copies=1, backup_files=1,
+    argument="--model_dir",
 ):
     """Raises InputError (one line: free space, what the run keeps, the fix) when `model_dir`'s file system has
     less free space than the run needs beyond the files already there; returns the `DiskEstimate` otherwise.
@@ -209,7 +215,7 @@ def check_disk_space(
     Call it on the chief once the model is built and compiled (after the resume state is restored, so a built
     optimizer is measured), before `fit`. Arguments as `estimate_disk_use`.
     """
-    estimate = estimate_disk_use(model, model_dir, keep_checkpoints, keep_best, epochs, backup_copies)
+    estimate = estimate_disk_use(model, model_dir, keep_checkpoints, keep_best, epochs, backup_copies, backup_files)
     free = shutil.disk_usage(_existing_folder(model_dir)).free
     estimate = dataclasses.replace(estimate, free_bytes=free)
     if estimate.needed_bytes > free:

@@ -27,13 +27,16 @@ import random
 import keras
 
 from keras_centernet import atomic_files
-from keras_centernet.callbacks.backup import CrashSafeBackup, read_state
-from keras_centernet.callbacks.checkpoint import save_model
+from keras_centernet.callbacks.backup import read_state
+from keras_centernet.callbacks.checkpoint import BEST_CHECKPOINT, save_model, settle_pending_best
 from keras_centernet.callbacks.history_file import read_history
 from keras_centernet.training import builders
 from keras_centernet.training.checks import check_config
-from keras_centernet.training.config import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, TrainConfig
+from keras_centernet.training.config import HISTORY_FILE, MODEL_FILE, TrainConfig
+from keras_centernet.training.disk_space import check_disk_space
 from keras_centernet.training.plan import first_line, make_plan
+from keras_centernet.training.run_folder import check_run_folder, write_run_folder
+from keras_centernet.validation import InputError
 
 
 def train(data_dir=None, model_dir=None, *, config=None, **keywords):
@@ -79,6 +82,7 @@ def _run(config, runtime, boundaries, num_records):
     if config.schedule.seed is not None:
         keras.utils.set_random_seed(int(config.schedule.seed) + runtime.rank)
     say = print if runtime.is_chief and reports.verbose else (lambda *a, **k: None)
+    _on_chief(runtime, lambda: check_run_folder(config, class_map))  # before anything is written
     # The chief's backup decides for every rank (a kill between two ranks' saves leaves them a step apart);
     # BroadcastGlobalVariablesCallback then gives every rank the chief's weights and optimizer state.
     chief_state = runtime.from_chief(read_state(_backup_dir(model_dir, 0)) if runtime.is_chief else None)
@@ -100,13 +104,13 @@ def _run(config, runtime, boundaries, num_records):
             os.path.join(model_dir, HISTORY_FILE)
         )
     if runtime.is_chief:
-        atomic_files.write_json(os.path.join(model_dir, CONFIG_FILE), config.to_dict())
-    backup = CrashSafeBackup(_backup_dir(model_dir, runtime.rank), seed=runtime.from_chief(_data_seed(config,
-                                                                                                     chief_state)))
+        write_run_folder(config, class_map)
+    backup = builders.build_backup(config, runtime, seed=runtime.from_chief(_data_seed(config, chief_state)))
     with runtime.scope():
         model = builders.build_model(config, runtime, class_map, plan, say)
-        own_state = backup.restore(model)
+        own_state = backup.restore(model, step=chief_state and _state_step(chief_state, plan))
     start_step = runtime.from_chief(_optimizer_step(model))
+    _on_chief(runtime, lambda: _check_disk(config, runtime, plan, model, backup.files_kept))
     # Every rank at the chief's step with its own state: each keeps its BatchNorm statistics, as if never stopped.
     own_states = runtime.all_ranks(own_state is not None and _optimizer_step(model) == start_step)
     return model, _fit(config, runtime, plan, model, backup, start_step, broadcast_non_trainable=not own_states)
@@ -118,6 +122,9 @@ def _fit(config, runtime, plan, model, backup, start_step, broadcast_non_trainab
     from keras_centernet.callbacks.preemption import sigterm_requests
 
     history = {}
+    if runtime.is_chief:  # a best checkpoint of an epoch the backup holds (a kill came before fit ended)
+        settle_pending_best(os.path.join(config.data.model_dir, "checkpoints", BEST_CHECKPOINT),
+                            start_step // plan.steps_per_epoch)  # fmt: skip
     with sigterm_requests() as sigterm:
         callbacks = builders.build_callbacks(config, runtime, plan, backup, start_step, sigterm,
                                              broadcast_non_trainable=broadcast_non_trainable)  # fmt: skip
@@ -137,6 +144,29 @@ def _fit(config, runtime, plan, model, backup, start_step, broadcast_non_trainab
         if config.reports.verbose:
             print(f"train: wrote {path}")
     return history
+
+
+def _on_chief(runtime, check):
+    """Runs `check()` on the chief; an InputError there is raised on every rank (none waits for the chief)."""
+    message = None
+    if runtime.is_chief:
+        try:
+            check()
+        except InputError as error:
+            message = str(error)
+    message = runtime.from_chief(message)
+    if message:
+        raise InputError(message)
+
+
+def _check_disk(config, runtime, plan, model, backup_files):
+    """InputError when the disk of --model_dir cannot hold what the run keeps at its peak (training.disk_space)."""
+    reports = config.reports
+    check_disk_space(
+        model, config.data.model_dir, keep_checkpoints=config.checkpoints.keep_checkpoints,
+        keep_best=bool(reports.eval_every and reports.eval_every > 0), epochs=plan.epochs,
+        backup_copies=runtime.size, backup_files=backup_files,  # every rank's backup/rank_N (a shared --model_dir)
+    )  # fmt: skip
 
 
 def _backup_dir(model_dir, rank):

@@ -3,8 +3,11 @@ the environment its ranks need, and each rank's saved training state (model_dir/
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -99,3 +102,29 @@ def check_ranks_identical(model_dir, num_ranks, epochs, steps_per_epoch):
     for key in sorted(arrays0):
         digest.update(key.encode() + np.ascontiguousarray(arrays0[key]).tobytes())
     return len(arrays0), iterations, digest.hexdigest()[:16]
+
+
+def rank_pid(model_dir, rank):
+    """The pid of the `keras-centernet train` process of Horovod rank `rank` for this model_dir, or None."""
+    found = subprocess.run(["pgrep", "-f", f"keras-centernet train .*{re.escape(model_dir)}"],
+                           capture_output=True, text=True).stdout.split()  # fmt: skip
+    for pid in found:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        if f"HOROVOD_RANK={rank}".encode() in environ and b"HOROVOD_SIZE=2" in environ:
+            return int(pid)
+    return None
+
+
+def wait_for(condition, timeout, what):
+    """`condition()`'s first true value, polled every 0.05 s; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

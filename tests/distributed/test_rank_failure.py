@@ -22,8 +22,10 @@ from tests.distributed.rank_state import (
     check_ranks_identical,
     horovodrun_path,
     rank_env,
+    rank_pid,
     read_state,
     tiny_train_flags,
+    wait_for,
 )
 
 pytestmark = [pytest.mark.horovod, pytest.mark.slow, pytest.mark.tensorflow]
@@ -41,31 +43,6 @@ def launch(data_dir, model_dir):
     return subprocess.Popen(
         command, env=rank_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
-
-
-def rank_pid(model_dir, rank):
-    """The pid of the `keras-centernet train` process of Horovod rank `rank` for this model_dir."""
-    found = subprocess.run(["pgrep", "-f", f"keras-centernet train .*{re.escape(model_dir)}"],
-                           capture_output=True, text=True).stdout.split()  # fmt: skip
-    for pid in found:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                environ = f.read().split(b"\0")
-        except OSError:
-            continue
-        if f"HOROVOD_RANK={rank}".encode() in environ and b"HOROVOD_SIZE=2" in environ:
-            return int(pid)
-    return None
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def finish(process, timeout):

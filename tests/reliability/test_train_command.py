@@ -104,6 +104,25 @@ def test_runs_of_one_two_and_three_steps(synthetic_records, tmp_path, steps, cap
     assert warned == (steps <= 3)
 
 
+def test_num_train_steps_is_exact_whatever_the_steps_per_epoch(synthetic_records, tmp_path, capsys):
+    """--num_train_steps 7 --steps_per_epoch 3: epochs of 3, 3 and 1 step; 7 optimizer steps; the first line, the
+    drops (round(7 x 9/14) = 4, round(7 x 12/14) = 6) and every step's learning rate in steps.csv agree."""
+    from keras_centernet.callbacks.step_log import read_step_log
+
+    model_dir = str(tmp_path / "run")
+    assert main(train_args(synthetic_records, model_dir, "--num_train_steps", "7", steps_per_epoch=3)) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "3 epoch(s) of 3 steps (the last 1) = 7 steps" in first and "x0.1 at steps 4,6" in first, first
+    model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
+    assert int(model.optimizer.iterations.numpy()) == 7
+    with open(os.path.join(model_dir, "history.json")) as file:
+        assert json.load(file)["epoch"] == [1, 2, 3]
+    log = read_step_log(os.path.join(model_dir, "steps.csv"))
+    peak = 1e-3 * 8 / 64  # --learning_rate 1e-3 for 64 images, global batch 8
+    assert log["step"] == [1, 2, 3, 4, 5, 6, 7]
+    assert log["learning_rate"] == pytest.approx([peak] * 4 + [peak / 10] * 2 + [peak / 100], rel=1e-6)
+
+
 def _digests(folder):
     digests = {}
     for root, _, files in os.walk(folder):
@@ -118,11 +137,11 @@ def test_rerunning_a_finished_run_changes_nothing_and_a_longer_run_continues(syn
     assert main(train_args(synthetic_records, model_dir)) == 0
     before = _digests(model_dir)
     assert main(train_args(synthetic_records, model_dir)) == 0
-    assert "already finished its 2 epoch(s)" in capsys.readouterr().out
+    assert "already finished its 6 steps" in capsys.readouterr().out
     assert _digests(model_dir) == before
     assert main(train_args(synthetic_records, model_dir, epochs=3)) == 0
     output = capsys.readouterr().out
-    assert "resuming after epoch 2" in output and "Epoch 3/3" in output and "Epoch 2/3" not in output
+    assert "(after epoch 2) from" in output and "Epoch 3/3" in output and "Epoch 2/3" not in output
     with open(os.path.join(model_dir, "history.json")) as file:
         assert json.load(file)["epoch"] == [1, 2, 3]
     model = keras.saving.load_model(os.path.join(model_dir, "model.keras"))
@@ -154,6 +173,6 @@ def test_kill_9_at_ten_random_moments_then_the_same_command_finishes(synthetic_r
     with open(os.path.join(model_dir, "history.json")) as file:
         assert json.load(file)["epoch"] == [1, 2, 3, 4, 5, 6]
     checkpoints = sorted(os.listdir(os.path.join(model_dir, "checkpoints")))
-    assert checkpoints == [f"epoch_{epoch:03d}.keras" for epoch in range(1, 7)]
+    assert checkpoints == [f"epoch_{epoch:03d}.keras" for epoch in range(4, 7)]  # --keep_checkpoints 3
     assert sorted(os.listdir(os.path.join(model_dir, "backup", "rank_0"))) == ["state.json", "step_000000024.weights.h5"]
     assert not [name for name in _digests(model_dir) if ".tmp-" in name]
