@@ -15,6 +15,10 @@ STEP = ("tests/models/test_loss_scaling_reference.py",)
 MIRRORED = ("tests/distributed/test_mirrored_reference.py",)
 HOROVOD = ("tests/distributed/test_reduction_reference.py",)
 RESUME = ("tests/reliability/test_training_state.py", "tests/reliability/test_resume_reference.py")
+PLAN = ("tests/training/test_plan.py",)
+RETENTION = ("tests/callbacks/test_checkpoint_retention.py",)
+PREEMPTION = ("tests/callbacks/test_preemption.py",)
+FOLDER = ("tests/training/test_run_folder.py",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +44,11 @@ _C = "keras_centernet/evaluation/coco.py"
 _P = "keras_centernet/preprocessing.py"
 _B = "keras_centernet/callbacks/backup.py"
 _HF = "keras_centernet/callbacks/history_file.py"
+_PL = "keras_centernet/training/plan.py"
+_CK = "keras_centernet/callbacks/checkpoint.py"
+_PR = "keras_centernet/callbacks/preemption.py"
+_BU = "keras_centernet/training/builders.py"
+_RF = "keras_centernet/training/run_folder.py"
 
 MUTANTS = [
     # Gaussian radius and kernel
@@ -131,7 +140,26 @@ MUTANTS = [
     # Resume
     Mutant("resume-weights-not-loaded", _B,
            "        model.load_weights(os.path.join(self.backup_dir, state[\"weights\"]))\n", "\n", RESUME),
-    Mutant("resume-epoch-off-by-one", _B, "        return int(state[\"epoch\"])",
-           "        return int(state[\"epoch\"]) - 1", RESUME),
+    Mutant("backup-names-the-next-epoch", _B, "state = {\"epoch\": int(finished_epochs), \"step\": step,",
+           "state = {\"epoch\": int(finished_epochs) + 1, \"step\": step,", RESUME),
     Mutant("history-keeps-redone-epochs", _HF, "if epoch <= epochs]", "if epoch <= epochs + 1]", RESUME),
+    # Step plan (issue 18): N steps are N optimizer steps, a resumed epoch ends where it would have
+    Mutant("last-epoch-full-length", _PL, "return min((epoch + 1) * self.steps_per_epoch, self.total_steps)",
+           "return (epoch + 1) * self.steps_per_epoch", PLAN),
+    Mutant("resumed-epoch-restarts", _PL, "segments.append(Segment(epoch, epoch + 1, end - step, step))",
+           "segments.append(Segment(epoch, epoch + 1, self.steps_per_epoch, step))", PLAN),
+    # Checkpoint retention and the best across resumes (issue 18)
+    Mutant("retention-keeps-one-more", _CK, "if epoch <= current_epoch), reverse=True)[:keep]",
+           "if epoch <= current_epoch), reverse=True)[:keep + 1]", RETENTION),
+    Mutant("best-forgotten-on-resume", _CK,
+           "            self.restore_best(read_history(self.history_path), self.initial_epoch)\n", "            pass\n",
+           RETENTION),
+    # SIGTERM and time backups at the current step (issue 18)
+    Mutant("sigterm-without-backup", _PR,
+           "        self.backup.save(self.model, step // self.steps_per_epoch)\n", "        pass\n", PREEMPTION),
+    Mutant("backup-timer-never-restarts", _PR, "        self._last = self.clock()\n        if stop:",
+           "        if stop:", PREEMPTION),
+    Mutant("resumed-data-from-the-start", _BU, "start=int(start_step) * batch_size,", "start=0,", PREEMPTION),
+    # A run folder knows what it holds (issue 18)
+    Mutant("identity-ignores-image-size", _RF, "    (\"data\", \"image_size\"),\n", "", FOLDER),
 ]  # fmt: skip
