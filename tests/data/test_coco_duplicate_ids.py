@@ -1,21 +1,11 @@
 """A COCO json that lists an image id twice, or a category id with two names, is refused before any work."""
 
-import os
 
 import pytest
 
+from tests.helpers import snapshot as _snapshot
+
 pytestmark = pytest.mark.tensorflow
-
-
-def _snapshot(folder):
-    """{relative path: bytes} of every file under ``folder``, hidden ones included."""
-    files = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as file:
-                files[os.path.relpath(path, folder)] = file.read()
-    return files
 
 
 def _earlier_conversion(tiny_coco, output):

@@ -6,18 +6,9 @@ import sys
 
 import pytest
 
+from tests.helpers import snapshot as _snapshot
+
 pytestmark = pytest.mark.tensorflow
-
-
-def _snapshot(folder):
-    """{relative path: bytes} of every file under ``folder``, hidden ones included."""
-    files = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as file:
-                files[os.path.relpath(path, folder)] = file.read()
-    return files
 
 
 def _bad_dataset(tmp_path, coco_writer, encode_image, kind):

@@ -174,5 +174,6 @@ def test_kill_9_at_ten_random_moments_then_the_same_command_finishes(synthetic_r
         assert json.load(file)["epoch"] == [1, 2, 3, 4, 5, 6]
     checkpoints = sorted(os.listdir(os.path.join(model_dir, "checkpoints")))
     assert checkpoints == [f"epoch_{epoch:03d}.keras" for epoch in range(4, 7)]  # --keep_checkpoints 3
-    assert sorted(os.listdir(os.path.join(model_dir, "backup", "rank_0"))) == ["state.json", "step_000000024.weights.h5"]
+    backup = sorted(os.listdir(os.path.join(model_dir, "backup", "rank_0")))
+    assert backup == ["state.json", "step_000000024.weights.h5"]
     assert not [name for name in _digests(model_dir) if ".tmp-" in name]
