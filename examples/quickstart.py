@@ -25,13 +25,21 @@ import sys
 import time
 from xml.etree import ElementTree
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the demo output
-
 CLASS_NAME = "Tree"
 TRAIN_PHOTOS = ("2019_YELL_2_528000_4978000_image_crop2", "2019_YELL_2_541000_4977000_image_crop", "OSBS_029")
 HELDOUT_PHOTO = "SOAP_061"  # annotated, never trained on: evaluated and drawn
 UNLABELLED_PHOTO = "SOAP_031"  # no annotations anywhere: drawn only
 SCORE_THRESHOLD = 0.25  # after a few minutes of training the scores of real trees are ~0.25-0.45
+
+
+def import_package_lazily():
+    """Imports keras_centernet without Keras, as the `keras-centernet` console script does: TensorFlow then loads in
+    the first command's quiet start, whose start-up lines go to a log file, not to the demo's output."""
+    os.environ["KERAS_CENTERNET_LAZY_IMPORT"] = "1"
+    try:
+        import keras_centernet  # noqa: F401 - each command registers the Keras classes in its quiet start
+    finally:
+        del os.environ["KERAS_CENTERNET_LAZY_IMPORT"]  # child processes (conversion workers) import it whole
 
 
 def deepforest_folder():
@@ -193,6 +201,7 @@ class Stages:
 
 def main(argv=None):
     args = parse_args(argv)
+    import_package_lazily()
     source, out = deepforest_folder(), os.path.abspath(args.output)
     model_dir, detect_dir = os.path.join(out, "model"), os.path.join(out, "detections")
     metrics_path = os.path.join(out, "metrics.json")

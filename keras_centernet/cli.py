@@ -63,8 +63,9 @@ def main(argv=None):
         return 2
     debug = debug_requested(args)
     try:
-        quiet_start(debug)
-        return args.func(args) or 0
+        # stderr goes through the quiet start's filter and log file (train's in --model_dir) until the command returns
+        with quiet_start(debug, args.command, getattr(args, "model_dir", None)):
+            return args.func(args) or 0
     except InputError as error:  # a user mistake: one line, unless --debug asks for the traceback
         if debug:
             raise

@@ -1,11 +1,13 @@
-"""A quiet start: no TensorFlow, CUDA or absl start-up line in any command's output, and `--help`/`--version`
-without Keras or TensorFlow (their time: benchmarks/cli_startup.py).
+"""A quiet start: no TensorFlow, CUDA or absl start-up line in any command's output (they go to the command's log
+file: tests/commands/test_stderr_log.py tests what still shows), and `--help`/`--version` without Keras or
+TensorFlow (their time: benchmarks/cli_startup.py).
 
 The commands run as subprocesses through the installed console script's module, `keras_centernet_command`, which
 imports the package lazily (KERAS_CENTERNET_LAZY_IMPORT=1) so --help needs no Keras and every command registers the
 package's classes inside its quiet start.
 """
 
+import glob
 import os
 import re
 import subprocess
@@ -84,11 +86,13 @@ def test_help_is_quiet(command):
 
 @pytest.mark.slow
 @pytest.mark.tensorflow
-def test_tiny_train_evaluate_detect_are_quiet(tmp_path):
+def test_tiny_train_evaluate_detect_are_quiet(tmp_path, monkeypatch):
     from keras_centernet.data.synthetic import make_synthetic_dataset
     from tests.commands.records import write_synthetic_split
 
     data, runs = str(tmp_path / "data"), str(tmp_path / "run")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # evaluate's and detect's start-up logs (no run folder)
+    os.makedirs(tmp_path / "tmp")
     for split, seed in (("train", 1), ("val", 2)):
         write_synthetic_split(data, split, *make_synthetic_dataset(4, image_size=64, max_boxes=4, seed=seed))
     outputs = {
@@ -103,3 +107,12 @@ def test_tiny_train_evaluate_detect_are_quiet(tmp_path):
     assert "4 images" in outputs["detect"]
     for command, output in outputs.items():
         assert not CHATTER.search(output), (command, CHATTER.search(output), output[-2000:])
+    # what was hidden is in the logs: train's in its run folder, the others' in the temp folder (issue 18)
+    logs = {"train": os.path.join(runs, "logs", "stderr.log")}
+    for command in ("evaluate", "detect"):
+        (logs[command],) = glob.glob(str(tmp_path / "tmp" / "keras-centernet-*" / f"{command}-*.log"))
+    for command, path in logs.items():
+        with open(path) as file:
+            log = file.read()
+        assert f"{command} start-up" in log and "start-up done" in log and f"{command} ended" in log, log[-2000:]
+        assert CHATTER.search(log), (command, log[-2000:])  # TensorFlow's start-up lines went here
