@@ -160,6 +160,10 @@ MUTANTS = [
     Mutant("backup-timer-never-restarts", _PR, "        self._last = self.clock()\n        if stop:",
            "        if stop:", PREEMPTION),
     Mutant("resumed-data-from-the-start", _BU, "start=int(start_step) * batch_size,", "start=0,", PREEMPTION),
+    Mutant("eval-at-each-fits-end", "keras_centernet/callbacks/coco_eval.py",
+           "last = self.final_epoch or (self.params.get(\"epochs\") if self.params else None)",
+           "last = self.params.get(\"epochs\") if self.params else None",
+           ("tests/evaluation/test_coco_eval_callback.py",)),
     # A run folder knows what it holds (issue 18)
     Mutant("identity-ignores-image-size", _RF, "    (\"data\", \"image_size\"),\n", "", FOLDER),
 ]  # fmt: skip

@@ -22,6 +22,8 @@ class CocoEvalCallback(keras.callbacks.Callback):
       ground_truth: COCO dict / annotation json / pycocotools COCO; None builds it from the dataset's
         targets (see `evaluate_dataset`).
       every_n_epochs: evaluate when (epoch + 1) is a multiple of it, and at the final epoch.
+      final_epoch: the run's last epoch (1-based), evaluated whatever every_n_epochs; None: the last epoch of each
+        `fit` call (train() passes the plan's: a resumed run ends its interrupted epoch in a fit of its own).
       flip_test: evaluate with flip test-time augmentation (the model's setting is restored after).
       is_chief: True, False, or an object with `.is_chief` (`distribution.Runtime`). Only the chief
         evaluates; with a Horovod runtime its metrics are broadcast so every rank logs the same values,
@@ -46,6 +48,7 @@ class CocoEvalCallback(keras.callbacks.Callback):
         per_class=False,
         batch_size=8,
         verbose=0,
+        final_epoch=None,
     ):
         super().__init__()
         if int(every_n_epochs) < 1:
@@ -60,11 +63,12 @@ class CocoEvalCallback(keras.callbacks.Callback):
         self.per_class = bool(per_class)
         self.batch_size = int(batch_size)
         self.verbose = int(verbose)
+        self.final_epoch = None if final_epoch is None else int(final_epoch)
         self.history = []
         self.last_detections = None
 
     def _due(self, epoch):
-        last = self.params.get("epochs") if self.params else None
+        last = self.final_epoch or (self.params.get("epochs") if self.params else None)
         return (epoch + 1) % self.every_n_epochs == 0 or (last is not None and epoch + 1 == last)
 
     def evaluate(self):

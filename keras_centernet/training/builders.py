@@ -67,6 +67,8 @@ def build_model(config, runtime, class_map, plan, say):
         backbone_weights=model_config.backbone_weights, class_ids=class_ids, class_names=class_names,
         image_size=config.data.image_size, head_channels=model_config.head_channels,
         box_loss_normalization=model_config.box_loss_normalization,
+        heatmap_gaussian=model_config.heatmap_gaussian, heatmap_normalization=model_config.heatmap_normalization,
+        mask_padding=model_config.mask_padding,
     )  # fmt: skip
     if model_config.fine_tune_ckpt:
         load_matching_weights(model, model_config.fine_tune_ckpt, print_fn=say)
@@ -113,7 +115,7 @@ def build_callbacks(config, runtime, plan, backup, start_step, sigterm, broadcas
     if reports.verbose:
         callbacks.append(TrainingProgress(plan.global_batch, reports.log_every_steps, is_chief=runtime.is_chief))
     if reports.eval_every and reports.eval_every > 0:
-        callbacks.append(_coco_eval_callback(config, runtime))
+        callbacks.append(_coco_eval_callback(config, runtime, plan.epochs))
     if reports.use_performance:
         callbacks.append(_performance_callback(config, runtime, plan))
     callbacks.extend(chief_only(_chief_writers(config, start_step // plan.steps_per_epoch), runtime.is_chief))
@@ -135,7 +137,7 @@ def _preemption_guard(config, runtime, plan, backup, sigterm):
     return PreemptionGuard(backup, sigterm, plan.steps_per_epoch, every_seconds, combine=combine)
 
 
-def _coco_eval_callback(config, runtime):
+def _coco_eval_callback(config, runtime, final_epoch):
     from keras_centernet.callbacks.coco_eval import CocoEvalCallback
     from keras_centernet.data import layout
     from keras_centernet.data.pipeline import build_dataset
@@ -151,7 +153,7 @@ def _coco_eval_callback(config, runtime):
     ground_truth = ground_truth_from_tfrecords(val_pattern) if runtime.is_chief else None
     return CocoEvalCallback(
         val_data, ground_truth=ground_truth, every_n_epochs=reports.eval_every, is_chief=runtime,
-        verbose=reports.verbose,
+        verbose=reports.verbose, final_epoch=final_epoch,
     )  # fmt: skip
 
 

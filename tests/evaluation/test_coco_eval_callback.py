@@ -106,3 +106,25 @@ def test_tf_data_evaluation_equals_in_memory_evaluation():
     callback.on_epoch_end(0, logs)
     assert logs["val_AP"] == pytest.approx(in_memory["AP"], abs=1e-6)
     assert callback.last_detections == detections
+
+
+def test_the_runs_final_epoch_is_evaluated_not_the_end_of_each_fit():
+    """train() ends an interrupted epoch in a fit of its own (epochs=5): with final_epoch=14 and every 10, only
+    epochs 10 and 14 are evaluated, whatever each fit's last epoch is."""
+    from keras_centernet.evaluation.coco import STAT_NAMES
+
+    class Counting(CocoEvalCallback):
+        def evaluate(self):
+            return {name: 0.5 for name in STAT_NAMES}
+
+    callback = Counting((None, None, None), every_n_epochs=10, final_epoch=14)
+    evaluated = []
+    for fit_epochs, epochs in ((5, range(4, 5)), (14, range(5, 14))):
+        callback.set_params({"epochs": fit_epochs})
+        for epoch in epochs:
+            logs = {}
+            callback.on_epoch_end(epoch, logs)
+            if "val_AP" in logs:
+                evaluated.append(epoch + 1)
+    assert evaluated == [10, 14]
+    assert [epoch for epoch, _ in callback.history] == [9, 13]
