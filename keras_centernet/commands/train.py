@@ -34,7 +34,10 @@ def _model_group(parser):
         help="tiny|resnet18|resnet34|resnet50|resnet101, or keras_hub:PRESET (e.g. keras_hub:resnet_50_imagenet, "
         "pretrained; needs the keras-hub extra) or the path of a keras-hub preset folder",
     )
-    model.add_argument("--neck", default="fpn", choices=("fpn", "deconv"), help="fpn (default) or deconv (paper)")
+    model.add_argument(
+        "--neck", default="fpn", choices=("fpn", "deconv", "dcn"),
+        help="fpn (default), deconv (paper, plain 3x3 convs) or dcn (paper ResDCN, deformable convs)",
+    )  # fmt: skip
     model.add_argument(
         "--backbone_weights", default=None, type=_none_or_text,
         help="'imagenet', a keras.applications weights file, or none (random; resets a recipe's imagenet)",

@@ -2,6 +2,9 @@
 
 - ``deconv`` (:class:`DeconvNeck`): the CenterNet paper's upsampling on C5: 3 x [(3x3 conv-BN-ReLU) ->
   4x4 stride-2 transposed conv -> BN -> ReLU] with 256, 128, 64 channels.
+- ``dcn`` (:class:`DCNNeck`): the paper's ResDCN upsampling (xingyizhou/CenterNet ``resnet_dcn.py``): 3 x [3x3
+  deformable conv v2 -> BN -> ReLU -> 4x4 stride-2 transposed conv initialised to bilinear upsampling -> BN -> ReLU]
+  with 256, 128, 64 channels.
 - ``fpn`` (:class:`FPNNeck`): the TF Object Detection API's CenterNet ``resnet_v1_fpn``: 1x1 lateral convs,
   nearest top-down upsampling + add, 3x3 conv-BN-ReLU after each merge, down to stride 4.
 """
@@ -9,11 +12,14 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
+from keras_centernet.layers.deformable import DeformableConv2D
 from keras_centernet.models.backbones import BN_EPSILON, BN_MOMENTUM
 
-NECKS = ("deconv", "fpn")
+NECKS = ("deconv", "fpn", "dcn")
+DECONV_KERNEL_SIZE = 4  # DCNNeck's transposed convs: the bilinear 2x upsampling filter is 4x4
 
 
 def _batch_norm(name, dtype):
@@ -129,6 +135,86 @@ class DeconvNeck(layers.Layer):
         return config
 
 
+def bilinear_upsampling_kernel(kernel_size, channels):
+    """A Conv2DTranspose kernel [k, k, channels, channels] that upsamples each channel bilinearly, by f = ceil(k / 2).
+
+    Per axis the taps are ``1 - |i / f - c|`` with ``c = (2f - 1 - f % 2) / (2f)`` (FCN's bilinear filter; for k = 4:
+    0.25, 0.75, 0.75, 0.25), so with k = 4, stride 2 and 'same' padding output pixel ``o`` reads the input at
+    ``(o + 0.5) / 2 - 0.5`` (half-pixel centres), each channel from itself only.
+    """
+    f = int(np.ceil(kernel_size / 2))
+    c = (2 * f - 1 - f % 2) / (2.0 * f)
+    taps = 1.0 - np.abs(np.arange(kernel_size) / f - c)
+    kernel = np.zeros((kernel_size, kernel_size, channels, channels), dtype="float32")
+    kernel[:, :, np.arange(channels), np.arange(channels)] = np.outer(taps, taps)[:, :, None]
+    return kernel
+
+
+@keras.saving.register_keras_serializable(package="keras_centernet")
+class DCNNeck(layers.Layer):
+    """The paper's ResDCN upsampling neck on C5 (stride 32) -> stride 4 (xingyizhou/CenterNet ``resnet_dcn.py``).
+
+    Per level ``i``: DeformableConv2D(filters[i], 3x3, no bias: BN follows)-BN-ReLU, then Conv2DTranspose(filters[i],
+    4x4, stride 2, no bias) initialised to per-channel bilinear 2x upsampling (:func:`bilinear_upsampling_kernel`),
+    BN, ReLU. xingyizhou's ``fill_up_weights`` (written for DLA's depthwise upsampling) writes the bilinear filter
+    only into output channel 0 of this dense deconv, from every input channel, and leaves the other output channels
+    at PyTorch's default init; we give every channel its own bilinear upsampling, which is what the filter is for.
+
+    Call: list of features, of which only the last ([B, H/32, W/32, c5]) is used -> [B, H/4, W/4, filters[-1]].
+    """
+
+    def __init__(self, filters=(256, 128, 64), **kwargs):
+        super().__init__(**kwargs)
+        self.filters = _as_filters(filters, 3 if isinstance(filters, int) else max(len(filters), 1), "DCNNeck")
+        self.levels = []
+        for i, f in enumerate(self.filters):
+            dcn = DeformableConv2D(
+                f, 3, use_bias=False, kernel_initializer="he_normal", name=f"dcn{i + 1}", dtype=self.dtype_policy
+            )
+            deconv = _conv_before_bn(
+                layers.Conv2DTranspose, f, DECONV_KERNEL_SIZE, f"deconv{i + 1}", self.dtype_policy, strides=2
+            )
+            dcn_bn = _batch_norm(f"dcn{i + 1}_bn", self.dtype_policy)
+            self.levels.append((dcn, dcn_bn, deconv, _batch_norm(f"deconv{i + 1}_bn", self.dtype_policy)))
+
+    @property
+    def output_channels(self):
+        return self.filters[-1]
+
+    @property
+    def output_stride_factor(self):
+        """How much the neck upsamples its input."""
+        return 2 ** len(self.filters)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape[-1])
+        for dcn, dcn_bn, deconv, deconv_bn in self.levels:
+            dcn.build(shape)
+            shape = dcn.compute_output_shape(shape)
+            dcn_bn.build(shape)
+            deconv.build(shape)
+            deconv.kernel.assign(bilinear_upsampling_kernel(DECONV_KERNEL_SIZE, shape[-1]))
+            shape = deconv.compute_output_shape(shape)
+            deconv_bn.build(shape)
+
+    def call(self, features, training=None):
+        x = _features_list(features, "DCNNeck")[-1]
+        for dcn, dcn_bn, deconv, deconv_bn in self.levels:
+            x = keras.ops.relu(dcn_bn(dcn(x), training=training))
+            x = keras.ops.relu(deconv_bn(deconv(x), training=training))
+        return x
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape[-1]
+        factor = self.output_stride_factor
+        return (b, None if h is None else h * factor, None if w is None else w * factor, self.filters[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"filters": list(self.filters)})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="keras_centernet")
 class FPNNeck(layers.Layer):
     """Top-down FPN to stride 4, as the TF OD API's CenterNet ``resnet_v1_fpn``.
@@ -190,7 +276,7 @@ class FPNNeck(layers.Layer):
 
 
 def build_neck(name, /, **kwargs):
-    """Builds a neck by name (:data:`NECKS`): ``"deconv"`` -> DeconvNeck, ``"fpn"`` -> FPNNeck.
+    """Builds a neck by name (:data:`NECKS`): ``"deconv"`` -> DeconvNeck, ``"fpn"`` -> FPNNeck, ``"dcn"`` -> DCNNeck.
 
     ``kwargs`` go to the constructor; the layer is named ``"<name>_neck"`` unless ``name=`` is given.
     """
@@ -199,4 +285,6 @@ def build_neck(name, /, **kwargs):
     kwargs.setdefault("name", f"{name}_neck")
     if name == "deconv":
         return DeconvNeck(**kwargs)
+    if name == "dcn":
+        return DCNNeck(**kwargs)
     return FPNNeck(**kwargs)

@@ -1,11 +1,13 @@
-"""Necks: stride-4 output shapes, FPN/deconv structure, get_config round trips, .keras save/load."""
+"""Necks: stride-4 output shapes, FPN/deconv/dcn structure, the dcn neck's bilinear deconv init, get_config round
+trips, .keras save/load."""
 
 import keras
 import numpy as np
 import pytest
 
+from keras_centernet.layers import DeformableConv2D
 from keras_centernet.models.backbones import build_backbone
-from keras_centernet.models.necks import NECKS, DeconvNeck, FPNNeck, build_neck
+from keras_centernet.models.necks import NECKS, DCNNeck, DeconvNeck, FPNNeck, bilinear_upsampling_kernel, build_neck
 
 
 def _features(batch=2, height=64, width=96, channels=(16, 24, 32, 32), seed=0):
@@ -31,6 +33,7 @@ def test_necks_return_stride_4_maps(name):
     "name, kwargs, channels",
     [
         ("deconv", {"filters": (32, 16, 8)}, 8),
+        ("dcn", {"filters": (32, 16, 8)}, 8),
         ("fpn", {"filters": 32}, 32),
         ("fpn", {"filters": (32, 16, 8)}, 8),
     ],
@@ -64,6 +67,56 @@ def test_deconv_neck_uses_only_c5():
     np.testing.assert_allclose(a, b)
 
 
+def test_dcn_neck_layers():
+    neck = DCNNeck(filters=(32, 16, 8), name="dcn_neck")
+    features = _features()
+    neck(features)
+    kernels = {w.path: tuple(w.shape) for w in neck.weights if w.path.endswith("kernel")}
+    assert kernels == {
+        "dcn_neck/dcn1/kernel": (3, 3, 32, 32), "dcn_neck/dcn1/offset_mask/kernel": (3, 3, 32, 27),
+        "dcn_neck/deconv1/kernel": (4, 4, 32, 32),
+        "dcn_neck/dcn2/kernel": (3, 3, 32, 16), "dcn_neck/dcn2/offset_mask/kernel": (3, 3, 32, 27),
+        "dcn_neck/deconv2/kernel": (4, 4, 16, 16),
+        "dcn_neck/dcn3/kernel": (3, 3, 16, 8), "dcn_neck/dcn3/offset_mask/kernel": (3, 3, 16, 27),
+        "dcn_neck/deconv3/kernel": (4, 4, 8, 8),
+    }  # fmt: skip
+    assert all(isinstance(level[0], DeformableConv2D) and not level[0].use_bias for level in neck.levels)
+    assert len(neck.trainable_weights) == 3 * (1 + 2 + 2 + 1 + 2)  # dcn kernel, offset conv, BN, deconv, BN
+    changed = [f * 0.0 for f in features[:3]] + [features[3]]  # only C5 is used
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(neck(changed, training=False)),
+        keras.ops.convert_to_numpy(neck(features, training=False)),
+    )
+
+
+def test_bilinear_kernel_taps():
+    kernel = bilinear_upsampling_kernel(4, 3)
+    np.testing.assert_allclose(kernel[:, 0, 0, 0], [0.0625, 0.1875, 0.1875, 0.0625])  # 0.25 * (.25 .75 .75 .25)
+    np.testing.assert_allclose(kernel[:, :, 1, 1], np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25]))
+    assert np.all(kernel[:, :, 0, 1] == 0) and np.all(kernel[:, :, 2, 0] == 0)  # each channel from itself only
+
+
+def test_dcn_neck_deconvs_start_as_bilinear_upsampling():
+    """A ramp image per channel, through the first deconv as built: inside the border, output pixel o reads the
+    input at (o + 0.5) / 2 - 0.5 (half-pixel bilinear); a constant stays constant inside, 0.75 at an edge."""
+    neck = DCNNeck(filters=(3, 3, 3))
+    neck([np.zeros((1, 6, 8, 5), "float32")])
+    deconv = neck.levels[0][2]
+    rows, cols = np.meshgrid(np.arange(6.0), np.arange(8.0), indexing="ij")
+    ramp = np.stack([rows, cols, 2.0 * rows - cols + 3.0], axis=-1)[None].astype("float32")
+    out = keras.ops.convert_to_numpy(deconv(ramp))[0]
+    assert out.shape == (12, 16, 3)
+    source_r, source_c = np.meshgrid((np.arange(12) + 0.5) / 2 - 0.5, (np.arange(16) + 0.5) / 2 - 0.5, indexing="ij")
+    expected = np.stack([source_r, source_c, 2.0 * source_r - source_c + 3.0], axis=-1)
+    np.testing.assert_allclose(out[1:-1, 1:-1], expected[1:-1, 1:-1], atol=1e-5)
+    constant = keras.ops.convert_to_numpy(deconv(np.full((1, 6, 8, 3), 2.0, "float32")))[0]
+    np.testing.assert_allclose(constant[1:-1, 1:-1], 2.0, atol=1e-6)
+    np.testing.assert_allclose(constant[0, 1:-1], 1.5, atol=1e-6)
+    np.testing.assert_allclose(constant[0, 0], 2.0 * 0.75 * 0.75, atol=1e-6)
+    smooth = keras.layers.UpSampling2D(2, interpolation="bilinear")(ramp)  # Keras's half-pixel bilinear agrees
+    np.testing.assert_allclose(out[1:-1, 1:-1], keras.ops.convert_to_numpy(smooth)[0, 1:-1, 1:-1], atol=1e-5)
+
+
 def test_fpn_neck_matches_od_api_channels_and_uses_every_level():
     neck = FPNNeck(name="fpn_neck")
     features = _features()
@@ -91,7 +144,7 @@ def test_fpn_needs_four_levels():
 
 
 def test_unknown_neck_names_the_known_ones():
-    with pytest.raises(ValueError, match="Unknown neck 'bifpn'; known necks: deconv, fpn"):
+    with pytest.raises(ValueError, match="Unknown neck 'bifpn'; known necks: deconv, fpn, dcn"):
         build_neck("bifpn")
 
 
@@ -100,6 +153,7 @@ def test_unknown_neck_names_the_known_ones():
     [
         DeconvNeck(filters=(32, 16, 8), kernel_size=4, conv_before_deconv=False, name="d"),
         FPNNeck(filters=(32, 16, 8), name="f"),
+        DCNNeck(filters=(16, 8, 4), name="c"),
     ],
 )
 def test_get_config_round_trip(neck):
