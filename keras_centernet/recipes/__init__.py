@@ -2,11 +2,17 @@
 starts from one (flags given on the command line win), `get(NAME).config(data_dir=..., model_dir=...)` gives its
 `TrainConfig`. See docs/recipes.md."""
 
-from keras_centernet.recipes import od_api_r101_fpn_512, paper_resnet_deconv_512, seed_r101_fpn_512
+from keras_centernet.recipes import (
+    od_api_r101_fpn_512,
+    paper_resdcn101_512,
+    paper_resnet_deconv_512,
+    seed_r101_fpn_512,
+)
 from keras_centernet.recipes.recipe import Recipe
 
 RECIPES = {
-    module.RECIPE.name: module.RECIPE for module in (od_api_r101_fpn_512, seed_r101_fpn_512, paper_resnet_deconv_512)
+    module.RECIPE.name: module.RECIPE
+    for module in (od_api_r101_fpn_512, seed_r101_fpn_512, paper_resnet_deconv_512, paper_resdcn101_512)
 }
 
 

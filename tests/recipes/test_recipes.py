@@ -9,7 +9,12 @@ import pytest
 from keras_centernet import recipes
 from keras_centernet.training.config import GROUPS, TrainConfig, group_of
 
-REPORTED_MAP = {"od_api_r101_fpn_512": 34.2, "seed_r101_fpn_512": 29.8, "paper_resnet_deconv_512": 34.6}
+REPORTED_MAP = {
+    "od_api_r101_fpn_512": 34.2,
+    "seed_r101_fpn_512": 29.8,
+    "paper_resnet_deconv_512": 34.6,
+    "paper_resdcn101_512": 34.6,
+}
 # the flags examples/run_scripts/recipe.sh passed before it used --recipe seed_r101_fpn_512
 SEED_FLAGS = ["--backbone", "resnet101", "--neck", "fpn", "--image_size", "512", "--batch_size", "8",
               "--num_train_steps", "140000", "--learning_rate", "1e-3", "--lr_reference_batch", "64",
@@ -83,6 +88,16 @@ def test_paper_recipe_trains_140_epochs_dropping_at_90_and_120():
     assert lr_boundaries(total, schedule.lr_boundaries) == [90 * steps_per_epoch, 120 * steps_per_epoch]
 
 
+def test_resdcn_recipe_is_the_paper_resnet_recipe_with_the_dcn_neck():
+    """The paper trains its ResNet-101 one way; the ResDCN recipe changes the neck only, and names the protocol."""
+    resdcn, deconv = recipes.get("paper_resdcn101_512"), recipes.get("paper_resnet_deconv_512")
+    assert resdcn.fields == {**deconv.fields, "neck": "dcn"}
+    assert resdcn.fields["backbone"] == "resnet101" and resdcn.fields["backbone_weights"] == "imagenet"
+    assert "Table 1" in resdcn.source and "--keep_res" in resdcn.source and "no test augmentation" in resdcn.source
+    config = _config("--recipe", "paper_resdcn101_512")
+    assert config.model.neck == "dcn" and config == resdcn.config(data_dir="d", model_dir="m")
+
+
 def test_recipes_command_lists_name_map_and_source(capsys):
     from keras_centernet.cli import main
 
@@ -97,7 +112,7 @@ def test_recipes_command_lists_name_map_and_source(capsys):
     assert main(["recipes", "nope"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "keras-centernet recipes: error: no recipe 'nope'; known: od_api_r101_fpn_512, seed_r101_fpn_512, "
-        "paper_resnet_deconv_512"
+        "paper_resnet_deconv_512, paper_resdcn101_512"
     ]
 
 
