@@ -17,9 +17,11 @@ class DeformableConv2D(layers.Layer):
     interpolates with zeros. At initialisation (offsets 0, masks 0.5) the layer is a plain 'same' convolution with
     the same kernel, times 0.5, plus the bias.
 
-    Implementation: the four bilinear corners of all ``B * H * W * K`` samples are gathered in one ``ops.take`` from
-    the flattened image ([B*H*W, C]); the weighted, modulated samples [B, H, W, K*C] go through one matmul with the
-    kernel reshaped to [K*C, filters]. Sampling positions and bilinear weights are float32 under mixed precision.
+    Implementation: for each of the four bilinear corners, one ``ops.take`` of all ``B * H * W * K`` samples from the
+    flattened image ([B*H*W, C]), weighted and accumulated (one [B, H, W, K, C] buffer; gathering the four corners in
+    one stacked take measured ~20% slower on CPU and needs 4x the memory); the modulated samples [B, H, W, K*C] go
+    through one matmul with the kernel reshaped to [K*C, filters]. Positions and bilinear weights are float32 under
+    mixed precision.
 
     Call: [batch, height, width, channels] -> [batch, height, width, filters].
     """
@@ -103,20 +105,17 @@ class DeformableConv2D(layers.Layer):
         y0, x0 = ops.floor(y), ops.floor(x)
         fy, fx = y - y0, x - x0
         base = ops.reshape(ops.arange(batch, dtype="int32") * (height * width), (-1, 1, 1, 1))
-        indices, weights = [], []
+        flat = ops.reshape(inputs, (-1, channels))
+        samples = 0.0
         for dy, wy in ((0.0, 1.0 - fy), (1.0, fy)):
             for dx, wx in ((0.0, 1.0 - fx), (1.0, fx)):
                 yy, xx = y0 + dy, x0 + dx
                 inside = (yy >= 0) & (yy <= ops.cast(height - 1, "float32"))
                 inside = inside & (xx >= 0) & (xx <= ops.cast(width - 1, "float32"))
-                row = ops.clip(ops.cast(yy, "int32"), 0, height - 1)
-                col = ops.clip(ops.cast(xx, "int32"), 0, width - 1)
-                indices.append(base + row * width + col)
-                weights.append(wy * wx * ops.cast(inside, "float32") * masks)
-        flat = ops.reshape(inputs, (-1, channels))
-        corners = ops.take(flat, ops.stack(indices, axis=0), axis=0)  # [4, B, H, W, K, C]
-        weights = ops.cast(ops.stack(weights, axis=0)[..., None], inputs.dtype)
-        samples = ops.sum(corners * weights, axis=0)
+                index = base + ops.clip(ops.cast(yy, "int32"), 0, height - 1) * width
+                index = index + ops.clip(ops.cast(xx, "int32"), 0, width - 1)
+                weight = ops.cast(wy * wx * ops.cast(inside, "float32") * masks, inputs.dtype)
+                samples = samples + ops.take(flat, index, axis=0) * weight[..., None]  # [B, H, W, K, C]
         return ops.reshape(samples, (batch, height, width, taps * channels))
 
     def compute_output_shape(self, input_shape):
