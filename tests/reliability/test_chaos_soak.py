@@ -157,6 +157,7 @@ def _weights(path):
     return model, [keras.ops.convert_to_numpy(v) for v in model.weights]
 
 
+@pytest.mark.timeout(2400)  # ~8 min on an idle 2-core machine, 15+ on a loaded one (pyproject's default is 900 s)
 def test_ten_mixed_interruptions_end_with_the_uninterrupted_runs_weights(soak_records, tmp_path):
     from keras_centernet.callbacks.step_log import read_step_log
 
