@@ -5,14 +5,17 @@ anything is built (checks.py), the run's numbers (plan.py: precision, epochs x s
 the builders (builders.py: distribution runtime, training data, model, callbacks). Everything a run writes goes
 under `model_dir`:
 
-    model_dir/train_config.json         the TrainConfig of the last run that trained here (chief)
+    model_dir/train_config.json         the TrainConfig of the run that trains here (chief; training.run_folder)
+    model_dir/label_map.json            its dataset and classes: another dataset or model is refused
     model_dir/model.keras               final model (chief)
-    model_dir/checkpoints/epoch_NNN.keras  one per epoch (chief); best_val_AP.keras with --eval_every
+    model_dir/checkpoints/epoch_NNN.keras  the last --keep_checkpoints epochs (chief); best_val_AP.keras with
+                                        --eval_every (its best restored from history.json on resume)
     model_dir/backup/rank_N/            resume state (state.json -> step_NNNNNNNNN.weights.h5), written at every
                                         epoch end, on SIGTERM and every --backup_every_minutes: rerunning resumes
                                         at its step
     model_dir/steps.csv                 the learning rate (and running loss) of every step, across resumes
-    model_dir/logs/                     TensorBoard scalars when tensorboard is installed; profile/ traces
+    model_dir/logs/                     TensorBoard scalars when tensorboard is installed; profile/ traces;
+                                        stderr.log (what the quiet start hides)
     model_dir/summary/summary.json      throughput and end-to-end time (use_performance)
     model_dir/history.json              per-epoch logs of every epoch, across resumes
     model_dir/.run.lock                 held by the live run (one run per model_dir)
@@ -49,9 +52,12 @@ def train(data_dir=None, model_dir=None, *, config=None, **keywords):
     Horovod) the run trains at learning_rate x global batch / lr_reference_batch, reached by a linear warm-up from 0
     over `warmup_steps`, x0.1 at each of `lr_boundaries` (steps, e.g. "90000,120000"; default: the recipe's 90k and
     120k of 140k scaled to the run's length, see `plan.lr_boundaries`). Returns the fitted model and its history
-    dict. Rerunning the same call after an interruption resumes from the last finished epoch; rerunning a finished
-    run changes nothing. Raises InputError (before building anything) on bad arguments or data, and
-    NonFiniteLossError when the loss or weights stop being finite.
+    dict. Exactly `num_train_steps` optimizer steps are trained (the last epoch shorter when `steps_per_epoch` does
+    not divide them). Rerunning the same call after an interruption resumes at the step of its last backup (an
+    epoch end, the step a SIGTERM came in, or the last `backup_every_minutes`) with the same data order; rerunning
+    a finished run changes nothing. Raises InputError (before building anything) on bad arguments, data, a
+    `model_dir` holding another configuration or too little free space; NonFiniteLossError when the loss or
+    weights stop being finite; TrainingInterrupted after SIGTERM, once the backup is written.
     """
     config = _resolve_config(config, data_dir, model_dir, keywords)
     boundaries, num_records = check_config(config)
@@ -105,7 +111,7 @@ def _run(config, runtime, boundaries, num_records):
         )
     if runtime.is_chief:
         write_run_folder(config, class_map)
-    backup = builders.build_backup(config, runtime, seed=runtime.from_chief(_data_seed(config, chief_state)))
+    backup = builders.build_backup(config, runtime, seed=runtime.from_chief(_data_seed(config, chief_state, say)))
     with runtime.scope():
         model = builders.build_model(config, runtime, class_map, plan, say)
         own_state = backup.restore(model, step=chief_state and _state_step(chief_state, plan))
@@ -173,13 +179,16 @@ def _backup_dir(model_dir, rank):
     return os.path.join(model_dir, "backup", f"rank_{rank}")
 
 
-def _data_seed(config, state):
-    """The run's data seed: --seed, else the one the backup recorded, else a new random one (recorded from here)."""
-    if config.schedule.seed is not None:
-        return int(config.schedule.seed)
+def _data_seed(config, state, say):
+    """The run's data seed: the one its backup recorded (a resumed run reads the data the interrupted run would
+    have read), else --seed, else a new random one (recorded from here)."""
+    seed = config.schedule.seed
     if state and state.get("seed") is not None:
+        if seed is not None and int(seed) != int(state["seed"]):
+            say(f"train: --seed {seed} differs from the run's data seed {state['seed']}: the data goes on with "
+                f"{state['seed']} (use a new --model_dir for another order)")  # fmt: skip
         return int(state["seed"])
-    return random.SystemRandom().randrange(2**31 - 1)
+    return int(seed) if seed is not None else random.SystemRandom().randrange(2**31 - 1)
 
 
 def _state_step(state, plan):
