@@ -50,6 +50,16 @@ def _model_group(parser):
         help="size and offset L1 divided by 2 x boxes (coordinates: paper, default) or by boxes (boxes: OD API)",
     )  # fmt: skip
     model.add_argument(
+        "--heatmap_gaussian", default="paper", choices=("paper", "od_api"),
+        help="heatmap target: radius from the ceiled box size, (2r+1)^2 window (paper, default) or from the float "
+        "box size, Gaussian over the whole map (od_api)",
+    )  # fmt: skip
+    model.add_argument(
+        "--heatmap_normalization", default="peaks", choices=("peaks", "boxes"),
+        help="focal loss divided by the number of peak cells (peaks: paper, default) or of boxes (boxes: OD API)",
+    )  # fmt: skip
+    add_bool(model, "--mask_padding", False, "heatmap loss on the real image only, not the letterbox padding (OD API)")
+    model.add_argument(
         "--fine_tune_ckpt",
         default=None,
         help="a CenterNet .keras (any input size, any number of classes), .weights.h5, keras_hub:PRESET or a "

@@ -297,22 +297,35 @@ def drop_small_boxes(boxes, labels, image_size, min_box_size):
     return tf.boolean_mask(boxes, keep), tf.boolean_mask(labels, keep)
 
 
+def _extent(image):
+    """[1, 4] xyxy: the whole ``image``, (0, 0, width, height) in its pixels."""
+    shape = tf.cast(tf.shape(image), tf.float32)
+    return tf.stack([0.0, 0.0, shape[1], shape[0]])[tf.newaxis]
+
+
 def scale_crop(image, boxes, labels, seed, *, options, letterbox, colour):
-    """The paper's geometry: random scale + square crop to the input size, colour on the visible pixels."""
+    """The paper's geometry: random scale + square crop to the input size, colour on the visible pixels. Returns
+    (image, boxes, labels, image_box [4]: where the image's pixels landed, unclipped; the rest is zero padding)."""
+    boxes = tf.concat([boxes, _extent(image)], axis=0)  # the image's extent goes through the same mapping
     image, boxes = augment.random_scale_crop(image, boxes, seed, letterbox.image_size, options.scale_range, colour)
-    return image, boxes, labels
+    return image, boxes[:-1], labels, boxes[-1]
 
 
 def object_crop(image, boxes, labels, seed, *, options, letterbox, colour):
     """The OD API's geometry: random_crop_image, then random_absolute_pad_image and the letterbox to the input
-    size in one resample, colour on the crop's pixels (as the OD API: before the pad)."""
+    size in one resample, colour on the crop's pixels (as the OD API: before the pad). image_box: the padded image
+    inside the letterbox, (0, 0, size * padded width / longer padded side, size * padded height / ...): the OD API's
+    true image shape, where the random pad is image and only the letterbox is padding."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
     image, boxes, labels = augment.random_object_crop(
         image, boxes, labels, seeds[0], options.crop_min_object_covered, options.crop_aspect_range,
         options.crop_area_range, options.crop_overlap_thresh, options.crop_keep_probability,
     )  # fmt: skip
+    pad, _ = augment.random_pad_amounts(seeds[1], options.max_pad)  # the draws pad_and_letterbox makes from seeds[1]
+    padded = tf.cast(tf.shape(image)[:2] + pad, tf.float32)
+    image_box = tf.concat([[0.0, 0.0], padded[::-1] * letterbox.image_size / tf.reduce_max(padded)], axis=0)
     image, boxes = augment.pad_and_letterbox(image, boxes, seeds[1], options.max_pad, letterbox.image_size, colour)
-    return image, boxes, labels
+    return image, boxes, labels, image_box
 
 
 GEOMETRY = {"scale": scale_crop, "object": object_crop}  # AugmentationConfig.crop -> the stage's geometry
@@ -321,24 +334,27 @@ GEOMETRY = {"scale": scale_crop, "object": object_crop}  # AugmentationConfig.cr
 def augment_example(example, *, table, letterbox, max_boxes, options):
     """Training stage: flip, the ``options.crop`` geometry to the input size with colour augmentation, small
     boxes dropped, boxes padded (``options``: an AugmentationConfig). Returns (float32 [S, S, 3] 0..255,
-    {"boxes" [max_boxes, 4], "labels" [max_boxes]})."""
+    {"boxes" [max_boxes, 4], "labels" [max_boxes], "image_box" [4]: the real image inside the input, xyxy input
+    pixels, for CenterNet(mask_padding=True)})."""
     seeds = tf.random.experimental.stateless_split(tf.stack([example["random"], tf.constant(0, tf.int64)]), 4)
     boxes, labels = _targets_in_pixels(example, table)
     image = example["image"]
     if options.flip_probability:  # on the uint8 input: a quarter of the bytes of the float output
         image, boxes = augment.random_flip(image, boxes, seeds[1], options.flip_probability)
     geometry = GEOMETRY[options.crop]
-    image, boxes, labels = geometry(image, boxes, labels, seeds[0], options=options, letterbox=letterbox,
-                                    colour=_colour(seeds, options))  # fmt: skip
+    image, boxes, labels, image_box = geometry(image, boxes, labels, seeds[0], options=options, letterbox=letterbox,
+                                               colour=_colour(seeds, options))  # fmt: skip
     size = letterbox.image_size
     boxes, labels = drop_small_boxes(boxes, labels, size, options.min_box_size)
     boxes, labels = pad_boxes(boxes, labels, max_boxes, example["source_id"])
-    return tf.ensure_shape(image, [size, size, 3]), {"boxes": boxes, "labels": labels}
+    image_box = augment.clip_boxes(image_box[tf.newaxis], size, size)[0]
+    return tf.ensure_shape(image, [size, size, 3]), {"boxes": boxes, "labels": labels, "image_box": image_box}
 
 
 def letterbox_example(example, *, table, letterbox, max_boxes):
     """Evaluation stage: boxes clipped to the image, ``letterbox`` (a ``preprocessing.Letterbox``) on the image
-    and boxes, boxes padded, ``image_info`` {"source_id", "height", "width", "scale"} kept."""
+    and boxes, boxes padded, ``image_info`` {"source_id", "height", "width", "scale"} kept, ``image_box`` the
+    letterboxed image (0, 0, width x scale, height x scale)."""
     boxes, labels = _targets_in_pixels(example, table)
     shape = tf.shape(example["image"])
     image, scale = letterbox.letterbox_image_tf(example["image"])
@@ -346,7 +362,9 @@ def letterbox_example(example, *, table, letterbox, max_boxes):
     boxes, labels = pad_boxes(letterbox.boxes_to_input(boxes, scale), labels, max_boxes, example["source_id"])
     info = {"source_id": example["source_id"], "height": shape[0], "width": shape[1], "scale": scale}
     image = tf.ensure_shape(image, [letterbox.image_size, letterbox.image_size, 3])
-    return image, {"boxes": boxes, "labels": labels, "image_info": info}
+    size = letterbox.image_size
+    image_box = augment.clip_boxes(_extent(example["image"]) * tf.cast(scale, tf.float32), size, size)[0]
+    return image, {"boxes": boxes, "labels": labels, "image_info": info, "image_box": image_box}
 
 
 def augmentation_options(keywords):
@@ -426,8 +444,10 @@ def build_dataset(
             (the paper's random scale + crop, flip, colour jitter 0.4); an unknown name raises TypeError.
 
     Returns batches ``(images float32 [B, S, S, 3] 0..255, {"boxes": float32 [B, max_boxes, 4] xyxy input
-    pixels, "labels": int32 [B, max_boxes]})``; evaluation targets add ``"image_info": {"source_id" string
-    [B], "height" int32 [B], "width" int32 [B], "scale" float32 [B]}`` (original: ``Letterbox.boxes_to_original``).
+    pixels, "labels": int32 [B, max_boxes], "image_box": float32 [B, 4] xyxy input pixels of the real image
+    (the rest is padding; ``CenterNet(mask_padding=True)`` reads it)})``; evaluation targets add
+    ``"image_info": {"source_id" string [B], "height" int32 [B], "width" int32 [B], "scale" float32 [B]}``
+    (original: ``Letterbox.boxes_to_original``).
     """
     _check_sizes(batch_size, image_size, max_boxes)
     files = _list_files(file_pattern)

@@ -13,12 +13,15 @@ variant="corrected" takes the proper roots (b - sqrt(b^2 - 4ac)) / 2a for cases 
 smaller radii, i.e. sharper targets.
 
 Kernel: exp(-(dx^2 + dy^2) / (2 sigma^2)) with sigma = (2 r + 1) / 6, truncated to the (2r+1) x (2r+1) window around
-the integer center, so the peak is exactly 1 at the center.
+the integer center, so the peak is exactly 1 at the center (the paper's code). The TF Object Detection API
+(utils/target_assigner_utils.py `coordinates_to_heatmap`) draws the same Gaussian over the whole map (`truncate=False`)
+and takes its radius from the float box size instead of the ceiled one (`layers/target_encoder.py`).
 """
 
 from keras import ops
 
 RADIUS_VARIANTS = ("cornernet", "corrected")
+HEATMAP_GAUSSIANS = ("paper", "od_api")  # ceiled box size and a (2r+1)^2 window; float box size, whole map
 
 
 def gaussian_radius(height, width, min_overlap=0.7, variant="cornernet"):
@@ -43,15 +46,17 @@ def gaussian_radius(height, width, min_overlap=0.7, variant="cornernet"):
     return ops.minimum(ops.minimum(r1, r2), r3)
 
 
-def gaussian_kernels(centers_x, centers_y, radius, height, width):
-    """Truncated Gaussians, one per center.
+def gaussian_kernels(centers_x, centers_y, radius, height, width, truncate=True):
+    """Gaussians, one per center, truncated to their (2r+1)^2 window (`truncate`, the paper) or over the whole map
+    (`truncate=False`, the OD API).
 
     Args:
         centers_x, centers_y: integer centers (any int/float dtype) [..., N] in output cells.
         radius: integer radius [..., N] (>= 0).
         height, width: output grid size (python ints).
+        truncate: zero outside the window |dx| <= r and |dy| <= r (python bool).
     Returns:
-        float32 [..., N, height, width] with exactly 1 at each center and 0 outside its window.
+        float32 [..., N, height, width] with exactly 1 at each center (and 0 outside its window with `truncate`).
     """
     cx = ops.cast(centers_x, "float32")[..., None]
     cy = ops.cast(centers_y, "float32")[..., None]
@@ -59,6 +64,9 @@ def gaussian_kernels(centers_x, centers_y, radius, height, width):
     sigma = (2.0 * r + 1.0) / 6.0
     dx = ops.arange(width, dtype="float32") - cx  # [..., N, width]
     dy = ops.arange(height, dtype="float32") - cy  # [..., N, height]
-    gx = ops.where(ops.abs(dx) <= r, ops.exp(-(dx * dx) / (2.0 * sigma * sigma)), 0.0)
-    gy = ops.where(ops.abs(dy) <= r, ops.exp(-(dy * dy) / (2.0 * sigma * sigma)), 0.0)
+    gx = ops.exp(-(dx * dx) / (2.0 * sigma * sigma))
+    gy = ops.exp(-(dy * dy) / (2.0 * sigma * sigma))
+    if truncate:
+        gx = ops.where(ops.abs(dx) <= r, gx, 0.0)
+        gy = ops.where(ops.abs(dy) <= r, gy, 0.0)
     return gy[..., :, None] * gx[..., None, :]

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_centernet.layers.gaussian import RADIUS_VARIANTS, gaussian_kernels, gaussian_radius
+from keras_centernet.layers.gaussian import HEATMAP_GAUSSIANS, RADIUS_VARIANTS, gaussian_kernels, gaussian_radius
 
 
 @keras.saving.register_keras_serializable(package="keras_centernet")
@@ -17,6 +17,11 @@ class CenterNetLabelEncoder(keras.layers.Layer):
     labels outside [0, num_classes) contribute nothing (mask 0, zero size and offset, index 0), so every output is
     finite whatever the boxes hold.
 
+    heatmap_gaussian: "paper" (default: radius from the ceiled box size in cells, Gaussian truncated to its
+    (2r+1)^2 window, as xingyizhou/CenterNet) or "od_api" (the TF Object Detection API's
+    CenterNetCenterHeatmapTargetAssigner: radius from the float box size, Gaussian over the whole map; same
+    sigma = (2 floor(r) + 1) / 6 and the same integer center cell).
+
     Call args:
         boxes: float [batch, max_boxes, 4] xyxy in input pixels, padded with -1.
         labels: int [batch, max_boxes], padded with -1.
@@ -29,15 +34,20 @@ class CenterNetLabelEncoder(keras.layers.Layer):
         mask: float32 [batch, max_boxes] 1 for boxes that count, else 0
     """
 
-    def __init__(self, num_classes, stride=4, min_overlap=0.7, radius_variant="cornernet", **kwargs):
+    def __init__(
+        self, num_classes, stride=4, min_overlap=0.7, radius_variant="cornernet", heatmap_gaussian="paper", **kwargs
+    ):
         kwargs.setdefault("dtype", "float32")  # box coordinates stay float32 under mixed precision
         super().__init__(**kwargs)
         if radius_variant not in RADIUS_VARIANTS:
             raise ValueError(f"radius_variant must be one of {RADIUS_VARIANTS}, got {radius_variant!r}")
+        if heatmap_gaussian not in HEATMAP_GAUSSIANS:
+            raise ValueError(f"heatmap_gaussian must be one of {HEATMAP_GAUSSIANS}, got {heatmap_gaussian!r}")
         self.num_classes = int(num_classes)
         self.stride = int(stride)
         self.min_overlap = float(min_overlap)
         self.radius_variant = radius_variant
+        self.heatmap_gaussian = heatmap_gaussian
         self.built = True  # no weights (see CenterNetDecoder)
 
     def call(self, boxes, labels, *, image_shape):
@@ -62,11 +72,15 @@ class CenterNetLabelEncoder(keras.layers.Layer):
         cy = (y1 + y2) / (2.0 * self.stride)
         cx_int = ops.clip(ops.floor(cx), 0.0, float(out_w - 1))
         cy_int = ops.clip(ops.floor(cy), 0.0, float(out_h - 1))
-        radius = gaussian_radius(ops.ceil(h), ops.ceil(w), self.min_overlap, self.radius_variant)
+        paper = self.heatmap_gaussian == "paper"
+        if paper:
+            radius = gaussian_radius(ops.ceil(h), ops.ceil(w), self.min_overlap, self.radius_variant)
+        else:  # the OD API: float box size
+            radius = gaussian_radius(h, w, self.min_overlap, self.radius_variant)
         radius = ops.maximum(ops.floor(radius), 0.0)
 
         # One Gaussian per box [B, M, h, w], zeroed for invalid boxes, then max over boxes of each class.
-        kernels = gaussian_kernels(cx_int, cy_int, radius, out_h, out_w) * mask[..., None, None]
+        kernels = gaussian_kernels(cx_int, cy_int, radius, out_h, out_w, truncate=paper) * mask[..., None, None]
         batch = ops.shape(labels)[0]
         max_boxes = ops.shape(labels)[1]
         image_index = ops.arange(batch, dtype="int32")[:, None]
@@ -103,5 +117,6 @@ class CenterNetLabelEncoder(keras.layers.Layer):
             stride=self.stride,
             min_overlap=self.min_overlap,
             radius_variant=self.radius_variant,
+            heatmap_gaussian=self.heatmap_gaussian,
         )
         return config

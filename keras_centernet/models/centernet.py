@@ -94,6 +94,19 @@ def convert_boxes(boxes, source, target, image_shape):
     return keras.utils.bounding_boxes.convert_format(boxes, source, target, height=height, width=width)
 
 
+def real_image_cells(image_box, output_shape, stride):
+    """Cell weights float32 [batch, h, w]: 1 for the output cells that overlap the real image `image_box` [batch, 4]
+    (xyxy input pixels), 0 for those wholly on padding. Columns floor(x1 / stride) <= j < ceil(x2 / stride), rows
+    alike; with the image at the top left this is the OD API's `valid_anchor_weights` (x < ceil(true width /
+    stride), y < ceil(true height / stride))."""
+    image_box = ops.cast(image_box, "float32") / float(stride)
+    rows = ops.arange(output_shape[0], dtype="float32")[None, :]
+    cols = ops.arange(output_shape[1], dtype="float32")[None, :]
+    inside_y = (rows >= ops.floor(image_box[:, 1:2])) & (rows < ops.ceil(image_box[:, 3:4]))
+    inside_x = (cols >= ops.floor(image_box[:, 0:1])) & (cols < ops.ceil(image_box[:, 2:3]))
+    return ops.cast(inside_y[:, :, None] & inside_x[:, None, :], "float32")
+
+
 def _head_outputs(features, num_classes, head_channels):
     """The stride-4 neck features -> {"heatmap", "size", "offset"} outputs of three `CenterNetHead`s."""
     return {
@@ -135,6 +148,13 @@ class CenterNet(keras.Model):
             boxes are xyxy input pixels; the model converts at its boundary with keras.utils.bounding_boxes.
         box_loss_normalization: "coordinates" (size and offset L1 divided by 2 x boxes, as the paper's code) or
             "boxes" (divided by the boxes, as the OD API: twice the weight). See `losses.MaskedL1Loss`.
+        heatmap_gaussian: "paper" (ceiled box size, (2r+1)^2 window) or "od_api" (float box size, whole map): see
+            `layers.CenterNetLabelEncoder`.
+        heatmap_normalization: the focal loss divided by the number of peak cells ("peaks", the paper's code) or of
+            boxes ("boxes", the OD API). See `losses.PenaltyReducedFocalLoss`.
+        mask_padding: train the heatmap only on the cells of the real image (the OD API's `valid_anchor_weights`),
+            so letterbox padding is not trained as background. Needs `y["image_box"]` [batch, 4] in
+            `bounding_box_format` (`build_dataset` gives it); targets without it are not masked.
         backbone_weights: None, "imagenet" or a weights file for the backbone; used at construction only (the
             weights then live in the model's own checkpoints, so it is not part of `get_config`).
         max_detections, score_threshold: decoder settings for `predict`.
@@ -163,6 +183,9 @@ class CenterNet(keras.Model):
         image_size=None,
         bounding_box_format="xyxy",
         box_loss_normalization="coordinates",
+        heatmap_gaussian="paper",
+        heatmap_normalization="peaks",
+        mask_padding=False,
         name="centernet",
         **kwargs,
     ):
@@ -171,6 +194,7 @@ class CenterNet(keras.Model):
         head_channels = check_positive(head_channels, "head_channels")
         bounding_box_format = check_bounding_box_format(bounding_box_format)
         regression_loss = MaskedL1Loss(normalization=box_loss_normalization)
+        heatmap_loss = PenaltyReducedFocalLoss(normalization=heatmap_normalization)
         backbone_model = _backbone_model(backbone, backbone_weights)
         images = keras.Input(shape=(None, None, 3), name="images")
         features = backbone_model(images)
@@ -185,20 +209,30 @@ class CenterNet(keras.Model):
         self.head_channels = head_channels
         self.bounding_box_format = bounding_box_format
         self.flip_test = bool(flip_test)
+        self.mask_padding = bool(mask_padding)
         self.class_ids = class_ids
         self.class_names = class_names
         self.image_size = None if image_size is None else check_image_size(image_size, "image_size")
         self.stride = OUTPUT_STRIDE
         self.encoder = CenterNetLabelEncoder(
-            num_classes, stride=OUTPUT_STRIDE, min_overlap=min_overlap, radius_variant=radius_variant
-        )
+            num_classes, stride=OUTPUT_STRIDE, min_overlap=min_overlap, radius_variant=radius_variant,
+            heatmap_gaussian=heatmap_gaussian,
+        )  # fmt: skip
         self.decoder = CenterNetDecoder(max_detections, score_threshold, stride=OUTPUT_STRIDE)
-        self._init_training_state(regression_loss)
+        self._init_training_state(heatmap_loss, regression_loss)
 
-    def _init_training_state(self, regression_loss):
+    @property
+    def heatmap_gaussian(self):
+        return self.encoder.heatmap_gaussian
+
+    @property
+    def heatmap_normalization(self):
+        return self.heatmap_loss.normalization
+
+    def _init_training_state(self, heatmap_loss, regression_loss):
         """The loss objects and their trackers, default loss weights (`compile` sets them), the gradient reducer
         slot and the traced image sizes."""
-        self.heatmap_loss = PenaltyReducedFocalLoss()
+        self.heatmap_loss = heatmap_loss
         self.regression_loss = regression_loss
         self.heatmap_loss_tracker = keras.metrics.Mean(name="heatmap_loss")
         self.size_loss_tracker = keras.metrics.Mean(name="size_loss")
@@ -310,7 +344,9 @@ class CenterNet(keras.Model):
         if sample_weight is not None:
             raise ValueError("CenterNet does not support sample_weight; drop boxes by padding them with -1.")
         targets = self.encode_targets(y, y_pred["heatmap"].shape[1:3])
-        heatmap_loss = self.heatmap_loss(targets["heatmap"], y_pred["heatmap"])
+        heatmap_loss = self.heatmap_loss(
+            targets["heatmap"], y_pred["heatmap"], **self._heatmap_loss_inputs(y, targets, y_pred["heatmap"].shape[1:3])
+        )
         size_loss = self.regression_loss(
             targets["size"], _gather_at(y_pred["size"], targets["indices"]), sample_weight=targets["mask"]
         )
@@ -329,6 +365,18 @@ class CenterNet(keras.Model):
         self.size_loss_tracker.update_state(_unscale_for_logging(size_loss))
         self.offset_loss_tracker.update_state(_unscale_for_logging(offset_loss))
         return total
+
+    def _heatmap_loss_inputs(self, y, targets, output_shape):
+        """The focal loss's keywords: boxes per image with heatmap_normalization="boxes", cell weights from
+        y["image_box"] with mask_padding (see `real_image_cells`)."""
+        inputs = {}
+        if self.heatmap_normalization == "boxes":
+            inputs["num_boxes"] = ops.sum(targets["mask"], axis=1)
+        if self.mask_padding and "image_box" in y:
+            image_shape = (output_shape[0] * self.stride, output_shape[1] * self.stride)
+            image_box = convert_boxes(y["image_box"], self.bounding_box_format, "xyxy", image_shape)
+            inputs["sample_weight"] = real_image_cells(image_box, output_shape, self.stride)
+        return inputs
 
     def train_step(self, *args):
         """TensorFlow: tape, loss scaling, pluggable gradient reduction, apply. Other backends: Keras's own step
@@ -415,6 +463,9 @@ class CenterNet(keras.Model):
             "image_size": self.image_size,
             "bounding_box_format": self.bounding_box_format,
             "box_loss_normalization": self.regression_loss.normalization,
+            "heatmap_gaussian": self.heatmap_gaussian,
+            "heatmap_normalization": self.heatmap_normalization,
+            "mask_padding": self.mask_padding,
         }
 
     @property

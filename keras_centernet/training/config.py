@@ -59,6 +59,9 @@ class ModelConfig(_Group):
     """backbone name, neck ("fpn" or "deconv"), backbone_weights ("imagenet" or a file), fine_tune_ckpt (a
     .keras or .weights.h5 loaded by name and shape); head_channels of each head's 3x3 conv (64: paper, 256: OD
     API); box_loss_normalization of the size and offset L1: "coordinates" (2 x boxes, paper) or "boxes" (OD API);
+heatmap_gaussian "paper" (ceiled size, (2r+1)^2 window) or "od_api" (float size, whole map); heatmap_normalization
+of the focal loss: "peaks" (peak cells, paper) or "boxes" (OD API); mask_padding: the heatmap loss only on the
+real image, not the letterbox padding (OD API);
     recipe: the name of the recipe the job started from (`train --recipe NAME`, `Recipe.config()`; None: flags only),
     a record of where the values came from: they are in the fields of every group."""
 
@@ -68,6 +71,9 @@ class ModelConfig(_Group):
     fine_tune_ckpt: str = None
     head_channels: int = 64
     box_loss_normalization: str = "coordinates"
+    heatmap_gaussian: str = "paper"
+    heatmap_normalization: str = "peaks"
+    mask_padding: bool = False
     recipe: str = None
 
 
