@@ -4,6 +4,8 @@ import pytest
 
 from keras_centernet.training.plan import RunPlan, Segment, plan_steps
 
+pytestmark = pytest.mark.timeout(60)  # a segment plan that stops advancing loops forever: fail fast
+
 
 def _plan(total_steps, steps_per_epoch):
     epochs, steps_per_epoch, total = plan_steps(total_steps, 1, steps_per_epoch, 100, 4)
