@@ -16,7 +16,7 @@ def add_parser(subparsers):
         "(warm-up excluded). Works on any Keras backend (KERAS_BACKEND=jax|tensorflow|torch).",
     )
     parser.add_argument("--backbone", default="resnet50", help="tiny|resnet18|resnet34|resnet50|resnet101")
-    parser.add_argument("--neck", default="deconv", choices=("fpn", "deconv"))
+    parser.add_argument("--neck", default="deconv", choices=("fpn", "deconv", "dcn"))
     parser.add_argument("--image_size", type=int, default=512)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--num_classes", type=int, default=80)

@@ -141,7 +141,8 @@ class CenterNet(keras.Model):
         num_classes: number of (contiguous) classes.
         backbone: a name from `models.backbones.BACKBONES` ("tiny", "resnet18", "resnet34", "resnet50", "resnet101")
             or a keras.Model from `backbone_from_model` (images -> [C2, C3, C4, C5]).
-        neck: "fpn" (TF OD API resnet_v1_fpn, top-down to stride 4) or "deconv" (the paper's 3 transposed convs).
+        neck: "fpn" (TF OD API resnet_v1_fpn, top-down to stride 4), "deconv" (the paper's 3 transposed convs) or
+            "dcn" (the paper's ResDCN: a deformable 3x3 conv before each transposed conv).
         head_channels: channels of each head's 3x3 conv (64: the paper's ResNet heads; the OD API uses 256).
         bounding_box_format: format of the boxes `fit` takes and `predict` returns, one of `BOUNDING_BOX_FORMATS`
             ("xyxy" input pixels by default; "rel_" forms are fractions of the input height and width). Inside,

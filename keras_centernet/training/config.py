@@ -56,7 +56,7 @@ class DataConfig(_Group):
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_Group):
-    """backbone name, neck ("fpn" or "deconv"), backbone_weights ("imagenet" or a file), fine_tune_ckpt (a
+    """backbone name, neck ("fpn", "deconv" or "dcn"), backbone_weights ("imagenet" or a file), fine_tune_ckpt (a
     .keras or .weights.h5 loaded by name and shape); head_channels of each head's 3x3 conv (64: paper, 256: OD
     API); box_loss_normalization of the size and offset L1: "coordinates" (2 x boxes, paper) or "boxes" (OD API);
 heatmap_gaussian "paper" (ceiled size, (2r+1)^2 window) or "od_api" (float size, whole map); heatmap_normalization
