@@ -63,8 +63,7 @@ def main(argv=None):
         return 2
     debug = debug_requested(args)
     try:
-        # stderr goes through the quiet start's filter and log file (train's in --model_dir) until the command returns
-        with quiet_start(debug, args.command, getattr(args, "model_dir", None)):
+        with quiet_start(debug, args.command):  # stderr goes through a filter and a log file until the command returns
             return args.func(args) or 0
     except InputError as error:  # a user mistake: one line, unless --debug asks for the traceback
         if debug:

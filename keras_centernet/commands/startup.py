@@ -6,9 +6,9 @@ so TF_CPP_MIN_LOG_LEVEL alone cannot hide them; and a driver or plugin that abor
 there. So `quiet_start` points file descriptor 2 (C++ writes included) at a pipe read by a small separate process,
 `stderr_log.py` (started by file path: no package, no Keras), for the whole command:
 
-- everything written to stderr goes to a log file: `MODEL_DIR/logs/stderr.log` (`stderr.rank_N.log` for Horovod
-  rank N > 0, appended to across runs) for a command with a run folder (train's --model_dir), else a new file in
-  `TMP/keras-centernet-UID/` (`COMMAND-DATE-TIME-PID.log`; files older than 7 days there are removed);
+- everything written to stderr goes to a new log file, `TMP/keras-centernet-UID/COMMAND-DATE-TIME-PID-*.log`
+  (TMP: $TMPDIR or /tmp; logs there older than 7 days, of processes that ended, are removed). Not in train's
+  --model_dir: a refused command writes nothing there and rerunning a finished run changes nothing in it;
 - start-up (registering the package's Keras classes, importing the backend, probing its devices) shows nothing;
   when it fails, or the process dies in it (an abort in a driver or plugin, even one that prints nothing), the
   filter prints the log's path and its last lines;
@@ -32,10 +32,8 @@ from keras_centernet.commands.flags import TRUE_WORDS
 
 DEBUG_ENV = "KERAS_CENTERNET_DEBUG"
 FILTER_SCRIPT = os.path.abspath(stderr_log.__file__)
-LOG_FOLDER = "logs"  # under the run folder: beside TensorBoard's files
-TEMP_LOG_DAYS = 7  # temp logs of commands without a run folder are removed after this many days
+TEMP_LOG_DAYS = 7  # logs are removed after this many days without a write, once their process ended
 FILTER_WAIT_SECONDS = 5.0  # at close, how long the filter may take to show what it still holds
-RANK_ENVS = ("HOROVOD_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID")
 
 
 def debug_requested(args=None):
@@ -43,36 +41,24 @@ def debug_requested(args=None):
     return bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV, "").strip().lower() in TRUE_WORDS
 
 
-def _rank():
-    for name in RANK_ENVS:
-        value = os.environ.get(name, "").strip()
-        if value.isdigit():
-            return int(value)
-    return 0
+def log_folder():
+    """The per-user folder of the commands' stderr logs: TMP/keras-centernet-UID (created, private)."""
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return os.path.join(tempfile.gettempdir(), f"keras-centernet-{user}")
 
 
-def log_path(command=None, run_dir=None):
-    """(path, is_temp) of the stderr log: RUN_DIR/logs/stderr[.rank_N].log when `run_dir` is a local folder that can
-    be created, else a new file in the per-user temp folder. The file is created (opened for appending)."""
-    rank = _rank()
-    if run_dir and "://" not in str(run_dir):
-        name = f"stderr.rank_{rank}.log" if rank else "stderr.log"
-        path = os.path.join(os.path.abspath(os.fspath(run_dir)), LOG_FOLDER, name)
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
-            return path, False
-        except OSError:
-            pass  # not writable (train's own check reports it): a temp file holds the log
-    folder = os.path.join(tempfile.gettempdir(), f"keras-centernet-{os.getuid() if hasattr(os, 'getuid') else 0}")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+def new_log_path(command=None):
+    """A new, empty log file for `command`: log_folder()/COMMAND-DATE-TIME-PID-XXXXXXXX.log (the temp folder itself
+    when that one cannot be made)."""
+    prefix = f"{command or 'command'}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-"
     try:
+        folder = log_folder()
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        descriptor, path = tempfile.mkstemp(suffix=".log", prefix=f"{command or 'command'}-{stamp}-", dir=folder)
+        descriptor, path = tempfile.mkstemp(suffix=".log", prefix=prefix, dir=folder)
     except OSError:
-        descriptor, path = tempfile.mkstemp(suffix=".log", prefix=f"keras-centernet-{command or 'command'}-")
+        descriptor, path = tempfile.mkstemp(suffix=".log", prefix="keras-centernet-" + prefix)
     os.close(descriptor)
-    return path, True
+    return path
 
 
 class QuietStart:
@@ -81,19 +67,19 @@ class QuietStart:
 
     active = None  # the open QuietStart of this process, if any
 
-    def __init__(self, command=None, run_dir=None):
+    def __init__(self, command=None):
         self.command, self.path, self.process, self._saved = command or "command", None, None, None
         self._pid = os.getpid()  # a forked child that exits through atexit must not end the parent's command
         if QuietStart.active is not None:
             QuietStart.active.close()
-        self.path, is_temp = log_path(command, run_dir)
+        self.path = new_log_path(command)
         _flush_stderr()
         self._saved = os.dup(2)  # the real stderr, restored by close()
         read_end, write_end = os.pipe()
         try:
             with open(self.path, "ab", buffering=0) as log_file:
-                prune = ["--prune_days", str(TEMP_LOG_DAYS)] if is_temp else []
-                self.process = _start_filter([FILTER_SCRIPT, self.path, *prune], read_end, log_file)
+                argv = [FILTER_SCRIPT, self.path, "--prune_days", str(TEMP_LOG_DAYS)]
+                self.process = _start_filter(argv, read_end, log_file)
             os.dup2(write_end, 2)
         except BaseException:
             os.close(self._saved)
@@ -190,20 +176,20 @@ def _load_backend():
         jax.devices()
 
 
-def quiet_start(debug=False, command=None, run_dir=None):
+def quiet_start(debug=False, command=None):
     """Starts a command: its stderr goes through the filter (module doc) and the backend loads with nothing shown.
 
-    `command` names the log file and the filter's messages; `run_dir` (train's --model_dir) holds the log when
-    given. Returns a QuietStart (a context manager; `.path` is the log file) to close when the command returns.
-    An error while loading prints the log's path and last lines, then raises (its traceback shows). With `debug`
-    it only registers the classes and returns a NotQuiet: every line shows."""
+    `command` names the log file and the filter's messages. Returns a QuietStart (a context manager; `.path` is the
+    log file) to close when the command returns. An error while loading prints the log's path and last lines, then
+    raises (its traceback shows). With `debug` it only registers the classes and returns a NotQuiet: every line
+    shows."""
     import keras_centernet
 
     if debug:
         keras_centernet.register_serializables()
         return NotQuiet()
     try:
-        quiet = QuietStart(command, run_dir)
+        quiet = QuietStart(command)
     except OSError as error:  # no pipe, no process, no temp folder: start as --debug would, and say why
         print(f"keras-centernet: no quiet start ({error}); start-up lines show", file=sys.stderr)
         keras_centernet.register_serializables()

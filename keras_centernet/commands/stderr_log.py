@@ -16,8 +16,8 @@ LOG`), so it starts in milliseconds, imports neither the package nor Keras, and 
   but before "end" (killed, or a crash that printed nothing), says so with the lines it had hidden.
 
 Markers are single `os.write` calls of `MARKER_PREFIX + word + MARKER_END` (shorter than PIPE_BUF, so never split
-by other writers). `python stderr_log.py LOG [--prune_days N]`; with --prune_days it first removes *.log files
-older than N days beside LOG (the per-user temp folder of commands without a run folder).
+by other writers). `python stderr_log.py LOG [--prune_days N]`; with --prune_days it first removes the *.log files
+beside LOG (the commands' per-user log folder) not written for N days whose process ended.
 """
 
 import collections
@@ -257,8 +257,22 @@ def partial_prefix(data, prefix):
     return 0
 
 
+def running(name):
+    """True when the log file `name` (COMMAND-DATE-TIME-PID-XXXX.log) belongs to a process that still runs."""
+    parts = name.split("-")
+    if len(parts) < 5 or not parts[-2].isdigit():
+        return False
+    try:
+        os.kill(int(parts[-2]), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True  # it exists but is another user's, or this system cannot tell: keep the log
+    return True
+
+
 def prune(folder, days):
-    """Removes *.log files in `folder` not written for `days` days (older commands' temp logs)."""
+    """Removes *.log files in `folder` not written for `days` days whose process ended (older commands' logs)."""
     limit = time.time() - days * 86400
     try:
         names = os.listdir(folder)
@@ -267,7 +281,7 @@ def prune(folder, days):
     for name in names:
         path = os.path.join(folder, name)
         try:
-            if name.endswith(".log") and os.path.getmtime(path) < limit:
+            if name.endswith(".log") and os.path.getmtime(path) < limit and not running(name):
                 os.remove(path)
         except OSError:
             pass

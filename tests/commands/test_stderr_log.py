@@ -38,11 +38,13 @@ from keras_centernet.commands import startup
 """
 
 
-def _run(body, env=None, timeout=120):
-    """CompletedProcess of `python -c PROLOGUE + body` with no TF log level and no debug switch set."""
+def _run(body, tmp_path, env=None, timeout=120):
+    """CompletedProcess of `python -c PROLOGUE + body` with no TF log level and no debug switch set; its logs go
+    under `tmp_path` (TMPDIR)."""
     hidden = ("TF_CPP_MIN_LOG_LEVEL", "KERAS_CENTERNET_DEBUG")
     base = {key: value for key, value in os.environ.items() if key not in hidden}
     base["PYTHONPATH"] = ROOT + os.pathsep + base.get("PYTHONPATH", "")
+    base["TMPDIR"] = str(tmp_path)
     code = PROLOGUE + textwrap.dedent(body)
     return subprocess.run(
         [sys.executable, "-c", code], env={**base, **(env or {})}, capture_output=True, text=True, timeout=timeout
@@ -70,8 +72,8 @@ def _startup_that(action):
     """
 
 
-def test_an_abort_in_cpp_during_start_up_prints_the_log_path_and_its_tail():
-    result = _run(_startup_that(f"os.write(2, {(FATAL + chr(10)).encode()!r}); os.abort()"))
+def test_an_abort_in_cpp_during_start_up_prints_the_log_path_and_its_tail(tmp_path):
+    result = _run(_startup_that(f"os.write(2, {(FATAL + chr(10)).encode()!r}); os.abort()"), tmp_path)
     assert result.returncode == -signal.SIGABRT, (result.returncode, result.stderr)
     assert "the command ran" not in result.stdout
     assert "keras-centernet: the process ended during start-up (log: " in result.stderr, result.stderr
@@ -79,98 +81,102 @@ def test_an_abort_in_cpp_during_start_up_prints_the_log_path_and_its_tail():
     assert "--debug" in result.stderr
     path, log = _log_of(result.stderr)
     assert INFO in log and FATAL in log
-    assert os.path.dirname(path).endswith(f"keras-centernet-{os.getuid()}")  # no run folder: the temp folder
-    os.remove(path)
+    assert os.path.dirname(path) == str(tmp_path / f"keras-centernet-{os.getuid()}")
+    assert os.path.basename(path).startswith("train-")
 
 
-def test_an_abort_that_prints_nothing_during_start_up_says_so_with_the_log_path():
-    result = _run("""
+def test_an_abort_that_prints_nothing_during_start_up_says_so_with_the_log_path(tmp_path):
+    body = """
     def load():
         os.abort()
     keras_centernet.register_serializables = load
     startup.quiet_start(False, "detect")
-    """)
+    """
+    result = _run(body, tmp_path)
     assert result.returncode == -signal.SIGABRT, (result.returncode, result.stderr)
     assert "keras-centernet: the process ended during start-up (log: " in result.stderr, result.stderr
     assert "it printed nothing before" in result.stderr
     path, log = _log_of(result.stderr)
     assert "detect start-up" in log and os.path.basename(path).startswith("detect-")
-    os.remove(path)
 
 
-def test_a_start_up_error_prints_the_tail_then_its_traceback():
-    result = _run(_startup_that("raise RuntimeError('the plugin did not load')"))
+def test_a_start_up_error_prints_the_tail_then_its_traceback(tmp_path):
+    result = _run(_startup_that("raise RuntimeError('the plugin did not load')"), tmp_path)
     assert result.returncode == 1
     header = "keras-centernet: train start-up failed (log: "
     assert header in result.stderr and INFO in result.stderr, result.stderr
     assert result.stderr.index(header) < result.stderr.index("RuntimeError: the plugin did not load")
     assert "the process ended" not in result.stderr  # the parent finished its start-up report: no second message
-    os.remove(_log_of(result.stderr)[0])
+    assert INFO in _log_of(result.stderr)[1]
 
 
 def test_error_lines_show_during_the_run_info_warning_and_harmless_lines_go_to_the_log_only(tmp_path):
     lines = (ABSL, ERROR, WARNING, INFO, HARMLESS, OLD_ERROR, OLD_INFO)
     body = f"""
     startup._load_backend = lambda: os.write(2, b"start-up line\\n")
-    with startup.quiet_start(False, "train", {str(tmp_path / "run")!r}) as quiet:
+    with startup.quiet_start(False, "train") as quiet:
         for line in {lines!r}:
             os.write(2, line.encode() + b"\\n")
         print("a Python warning", file=sys.stderr)
         print("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    print(quiet.path)
     print("after the command", file=sys.stderr)
     """
-    result = _run(body)
+    result = _run(body, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "TF_CPP_MIN_LOG_LEVEL None" in result.stdout  # the run keeps TensorFlow's ERROR lines
     shown = result.stderr.splitlines()
     assert shown == [ERROR, OLD_ERROR, "a Python warning", "after the command"], result.stderr
-    path = tmp_path / "run" / "logs" / "stderr.log"  # the run folder holds the log
-    log = path.read_text()
+    with open(result.stdout.split()[-1]) as file:
+        log = file.read()
     for line in ("start-up line", ABSL, ERROR, WARNING, INFO, HARMLESS, OLD_ERROR, OLD_INFO, "a Python warning"):
         assert line in log, line
-    assert "train ended" in log
+    assert "train ended" in log and "after the command" not in log  # fd 2 is restored when the command returns
 
 
 def test_a_kill_during_the_run_says_so_with_the_lines_it_hid(tmp_path):
     body = f"""
     startup._load_backend = lambda: None
-    with startup.quiet_start(False, "train", {str(tmp_path)!r}):
+    with startup.quiet_start(False, "train"):
         os.write(2, {(WARNING + chr(10)).encode()!r})
         os.write(2, {(ERROR + chr(10)).encode()!r})
         os.kill(os.getpid(), 9)
     """
-    result = _run(body)
+    result = _run(body, tmp_path)
     assert result.returncode == -signal.SIGKILL
     assert result.stderr.splitlines()[0] == ERROR, result.stderr
-    expected = f"keras-centernet: the process ended before train finished (log: {tmp_path}/logs/stderr.log); "
-    assert expected + "last lines hidden from the terminal:\n  " + WARNING in result.stderr, result.stderr
+    assert "keras-centernet: the process ended before train finished (log: " in result.stderr, result.stderr
+    assert "last lines hidden from the terminal:\n  " + WARNING in result.stderr, result.stderr
+    assert WARNING in _log_of(result.stderr)[1]
 
 
-def test_horovod_ranks_write_their_own_log_and_a_remote_run_folder_logs_to_a_temp_file(tmp_path):
-    body = f"""
+def test_each_command_gets_its_own_log_named_after_it_and_its_process(tmp_path):
+    body = """
     startup._load_backend = lambda: None
-    for run_dir in ({str(tmp_path)!r}, "gs://bucket/run"):
-        with startup.quiet_start(False, "train", run_dir) as quiet:
+    for command in ("evaluate", "convert_coco"):
+        with startup.quiet_start(False, command) as quiet:
             print(quiet.path)
+    print(os.getpid())
     """
-    result = _run(body, env={"HOROVOD_RANK": "3"})
+    result = _run(body, tmp_path)
     assert result.returncode == 0, result.stderr
-    local, remote = result.stdout.split()
-    assert local == str(tmp_path / "logs" / "stderr.rank_3.log")
-    assert os.path.basename(remote).startswith("train-") and os.path.isfile(remote)
-    os.remove(remote)
+    *paths, pid = result.stdout.split()
+    assert [os.path.basename(path).split("-")[0] for path in paths] == ["evaluate", "convert_coco"]
+    assert all(os.path.basename(path).split("-")[3] == pid and os.path.isfile(path) for path in paths)
+    assert len(set(paths)) == 2
 
 
-def test_debug_redirects_nothing():
+def test_debug_redirects_nothing(tmp_path):
     body = """
     startup._load_backend = lambda: None
     keras_centernet.register_serializables = lambda: os.write(2, b"I0000 start-up line\\n")
     with startup.quiet_start(startup.debug_requested(), "train") as quiet:
         print(quiet.path)
     """
-    result = _run(body, env={"KERAS_CENTERNET_DEBUG": "1"})
+    result = _run(body, tmp_path, env={"KERAS_CENTERNET_DEBUG": "1"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["None"] and result.stderr == "I0000 start-up line\n"
+    assert not os.listdir(tmp_path)  # no log file
 
 
 def _filter(tmp_path):
@@ -229,11 +235,18 @@ def test_what_is_hidden_after_start_up():
     assert not stderr_log.hidden(b"Instructions for updating: use tf.data")
 
 
-def test_temp_logs_older_than_a_week_are_pruned(tmp_path):
-    old, new, other = tmp_path / "train-old.log", tmp_path / "detect-new.log", tmp_path / "notes.txt"
-    for path in (old, new, other):
-        path.write_text("x")
-    os.utime(old, (0, 0))
-    os.utime(other, (0, 0))
+def test_logs_older_than_a_week_are_pruned_unless_their_process_runs(tmp_path):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    names = {
+        "old": f"train-20200101-000000-{ended.stdout.strip()}-abc.log",
+        "running": f"train-20200101-000000-{os.getpid()}-abc.log",
+        "new": f"detect-20200101-000000-{ended.stdout.strip()}-def.log",
+        "other": "notes.txt",
+    }
+    for key, name in names.items():
+        (tmp_path / name).write_text("x")
+        if key != "new":
+            os.utime(tmp_path / name, (0, 0))
     stderr_log.prune(str(tmp_path), 7)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["detect-new.log", "notes.txt"]
+    kept = sorted(names[key] for key in ("running", "new", "other"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == kept
