@@ -221,6 +221,9 @@ def main(argv=None):
         ("held out", f"{HELDOUT_PHOTO}: {counts['val'][1]} trees (Alive + Dead), never trained on"),
         ("COCO AP (held-out)", f"{metrics['AP']:.3f}"),
         ("COCO AP50 (held-out)", f"{metrics['AP50']:.3f}"),
+        ("randomness", "--seed 0 fixes the weights, the data order and the augmentation: a rerun on this machine "
+                       "prints the same AP; another processor's float arithmetic (oneDNN's kernels) trains another "
+                       "way, see README"),
         ("model", weights),
         ("metrics", metrics_path),
         *[("drawn", path) for path in drawn],
