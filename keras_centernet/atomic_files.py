@@ -20,7 +20,8 @@ def temporary_name(path):
     return os.path.join(folder, f".{name}{_TEMP_MARK}{os.getpid()}-{next(_counter)}")
 
 
-def _fsync_dir(folder):
+def fsync_dir(folder):
+    """Flushes `folder`'s entries to disk (a rename into it survives a power loss); a no-op where it cannot."""
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -48,7 +49,7 @@ def atomic_path(path):
         with open(temporary, "rb+") as file:
             os.fsync(file.fileno())
         os.replace(temporary, path)
-        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
     finally:
         if os.path.lexists(temporary):
             os.remove(temporary)

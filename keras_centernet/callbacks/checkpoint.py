@@ -120,8 +120,9 @@ def pending_best_files(path):
 
 
 def _promote(pending, path):
+    """Renames a complete pending file onto `path`, durably (the folder's entry is flushed too)."""
     os.replace(pending, path)
-    atomic_files._fsync_dir(os.path.dirname(os.path.abspath(path)))
+    atomic_files.fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def settle_pending_best(path, committed_epochs):
