@@ -112,6 +112,7 @@ def test_formatting_helpers():
 
 def test_train_flag_reaches_the_callback_list(tmp_path):
     import argparse
+    import threading
 
     from keras_centernet.callbacks.backup import CrashSafeBackup
     from keras_centernet.commands.train import add_arguments, config_from_args
@@ -127,7 +128,7 @@ def test_train_flag_reaches_the_callback_list(tmp_path):
         )
         plan = RunPlan("float32", 16, 3, 5, 15, (), 1e-3, ())
         backup = CrashSafeBackup(str(tmp_path / "backup"))
-        callbacks = builders.build_callbacks(config_from_args(args), Runtime(), plan, backup, initial_epoch=0)
+        callbacks = builders.build_callbacks(config_from_args(args), Runtime(), plan, backup, 0, threading.Event())
         return [c for c in callbacks if isinstance(c, TrainingProgress)]
 
     (callback,) = progress("--log_every_steps", "7")
