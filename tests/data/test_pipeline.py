@@ -218,9 +218,12 @@ def _stream(root, start, batches, shard=None, batch_size=3):
     from keras_centernet.data import build_dataset
 
     tf.random.set_seed(3)  # as train() does (keras.utils.set_random_seed): a global seed must not get in the way
-    dataset = build_dataset(_pattern(root), training=True, batch_size=batch_size, image_size=64, max_boxes=5, seed=7,
-                            repeat=True, shard=shard, shuffle_buffer=4, start=start)  # fmt: skip
-    return _batches(dataset.take(batches))
+    try:
+        dataset = build_dataset(_pattern(root), training=True, batch_size=batch_size, image_size=64, max_boxes=5,
+                                seed=7, repeat=True, shard=shard, shuffle_buffer=4, start=start)  # fmt: skip
+        return _batches(dataset.take(batches))
+    finally:
+        tf.random.set_seed(None)  # no global seed leaks into the tests after this one
 
 
 @pytest.mark.parametrize("shard", [None, (2, 1), (3, 0)])
