@@ -21,8 +21,15 @@ _MODULES = {
     ),
     "keras_centernet.callbacks.nonfinite": ("NonFiniteLossError", "StopOnNonFinite"),
     "keras_centernet.callbacks.performance": ("PerformanceCallback",),
+    "keras_centernet.callbacks.preemption": (
+        "INTERRUPTED_EXIT_STATUS",
+        "PreemptionGuard",
+        "TrainingInterrupted",
+        "sigterm_requests",
+    ),
     "keras_centernet.callbacks.profiler": ("ProfilerCallback", "make_profiler_callback"),
     "keras_centernet.callbacks.progress": ("TrainingProgress",),
+    "keras_centernet.callbacks.step_log": ("StepLog", "read_step_log"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
