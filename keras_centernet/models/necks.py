@@ -55,8 +55,21 @@ def _features_list(features, owner):
     return list(features)
 
 
+class _UpsamplingNeck(layers.Layer):
+    """What the upsampling necks (deconv, dcn) share: one x2 stage per entry of `self.filters`."""
+
+    @property
+    def output_channels(self):
+        return self.filters[-1]
+
+    @property
+    def output_stride_factor(self):
+        """How much the neck upsamples its input."""
+        return 2 ** len(self.filters)
+
+
 @keras.saving.register_keras_serializable(package="keras_centernet")
-class DeconvNeck(layers.Layer):
+class DeconvNeck(_UpsamplingNeck):
     """The paper's upsampling neck on the last feature map (C5, stride 32) -> stride 4.
 
     Per level ``i``: optional 3x3 conv(filters[i])-BN-ReLU (``conv_before_deconv``; the paper uses a
@@ -87,15 +100,6 @@ class DeconvNeck(layers.Layer):
                 )
             )
             self.norms.append(_batch_norm(f"deconv{i + 1}_bn", self.dtype_policy))
-
-    @property
-    def output_channels(self):
-        return self.filters[-1]
-
-    @property
-    def output_stride_factor(self):
-        """How much the neck upsamples its input."""
-        return 2 ** len(self.filters)
 
     def build(self, input_shape):
         shape = tuple(input_shape[-1])
@@ -151,7 +155,7 @@ def bilinear_upsampling_kernel(kernel_size, channels):
 
 
 @keras.saving.register_keras_serializable(package="keras_centernet")
-class DCNNeck(layers.Layer):
+class DCNNeck(_UpsamplingNeck):
     """The paper's ResDCN upsampling neck on C5 (stride 32) -> stride 4 (xingyizhou/CenterNet ``resnet_dcn.py``).
 
     Per level ``i``: DeformableConv2D(filters[i], 3x3, no bias: BN follows)-BN-ReLU, then Conv2DTranspose(filters[i],
@@ -176,15 +180,6 @@ class DCNNeck(layers.Layer):
             )
             dcn_bn = _batch_norm(f"dcn{i + 1}_bn", self.dtype_policy)
             self.levels.append((dcn, dcn_bn, deconv, _batch_norm(f"deconv{i + 1}_bn", self.dtype_policy)))
-
-    @property
-    def output_channels(self):
-        return self.filters[-1]
-
-    @property
-    def output_stride_factor(self):
-        """How much the neck upsamples its input."""
-        return 2 ** len(self.filters)
 
     def build(self, input_shape):
         shape = tuple(input_shape[-1])
