@@ -92,16 +92,18 @@ def _run(config, runtime, boundaries, num_records):
     # The chief's backup decides for every rank (a kill between two ranks' saves leaves them a step apart);
     # BroadcastGlobalVariablesCallback then gives every rank the chief's weights and optimizer state.
     chief_state = runtime.from_chief(read_state(_backup_dir(model_dir, 0)) if runtime.is_chief else None)
-    if chief_state and not _finished(model_dir, chief_state, plan):
-        say(f"train: resuming at step {_state_step(chief_state, plan)} of {plan.total_steps} "
-            f"({_position(plan, _state_step(chief_state, plan))}) from {_backup_dir(model_dir, 0)}")  # fmt: skip
+    finished = _finished(model_dir, chief_state, plan)
+    if chief_state and not finished:
+        step = _state_step(chief_state, plan)
+        say(f"train: resuming at step {step} of {plan.total_steps} ({_position(plan, step)}) from "
+            f"{_backup_dir(model_dir, 0)}")  # fmt: skip
     say(first_line(config, runtime, plan, len(class_map[0]), num_records))
     for line in plan.warnings:
         say(line)
     if runtime.is_chief:
         for folder in (model_dir, os.path.join(model_dir, "checkpoints"), os.path.join(model_dir, "summary")):
             atomic_files.remove_stale_temporaries(folder)  # what a killed run was writing
-    if _finished(model_dir, chief_state, plan):
+    if finished:
         say(
             f"train: {model_dir} already finished its {plan.total_steps} steps (model.keras): nothing to do; raise "
             "--epochs or --num_train_steps to train longer, or use a new --model_dir"
